@@ -1,0 +1,1302 @@
+/**
+ * `triage.yaml`: the schema, the loader and the helpers that turn config
+ * entries into what the executors and the runbook engine need.
+ *
+ * Every problem is reported as a {@link TriageError} naming the file, the
+ * dotted path inside it (`targets.wushipay.port`), the line where YAML can
+ * tell, and one sentence saying how to fix it. Schema problems are collected
+ * and thrown together as {@link TriageErrors}, never one at a time.
+ *
+ * Paths in a loaded config are absolute: `~` is expanded and relative
+ * `privateKey`, `knownHosts` and `file:` secret paths are resolved against the
+ * directory of the config file. Key files and secrets are read only when a
+ * host or secret is used ({@link resolveHost}, {@link resolveSecret}), so the
+ * chat bot can load the same file without the SSH keys being present.
+ */
+import { createHmac } from 'node:crypto';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
+import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { TriageError, TriageErrors } from './errors.ts';
+import type { HostSpec } from './executors/executor.ts';
+
+// ---------------------------------------------------------------------------
+// Messages. A schema message is "what is wrong\nfix: what to do"; the loader
+// splits it into the error's message and `fix`.
+
+const FIX_SEP = '\nfix: ';
+const say = (what: string, fix: string): string => `${what}${FIX_SEP}${fix}`;
+
+const SECRET_FIX = 'put it in an environment variable and write env:NAME (or file:/path)';
+
+// ---------------------------------------------------------------------------
+// Building blocks
+
+/** Host names in `hosts:`. */
+export const HOST_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+/** Target names in `targets:`; chat input is matched against this before any lookup. */
+export const TARGET_NAME_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** A chat user: `tg:<user id>` or `slack:<user id>`. */
+export const IDENTITY_RE = /^(tg|slack):[A-Za-z0-9_-]+$/;
+/** A place to post: `tg:<chat id>` or `slack:<channel id>`. */
+export const PLACE_RE = IDENTITY_RE;
+
+const USER_RE = /^[a-z_][a-z0-9_.-]{0,31}$/;
+const HOST_KEY_RE = /^SHA256:[A-Za-z0-9+/]{43}=?$/;
+const ZONE_RE = /^[a-z0-9-]+$/;
+const ENV_NAME_RE = /^[A-Z_][A-Z0-9_]*$/i;
+const DNS_RE = /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const SECRET_RE = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:[^\n\0]+)$/;
+const SERVICE_NAME_RE = {
+  systemd: /^[A-Za-z0-9@._:-]+$/,
+  pm2: /^[A-Za-z0-9._-]+$/,
+  docker: /^[A-Za-z0-9._-]+$/,
+  // A pgrep -f pattern: it is shell-quoted, so anything printable on one line is safe.
+  process: /^[^\x00-\x1f\x7f]{1,200}$/,
+} as const;
+const SERVICE_NAME_HELP = {
+  systemd: 'a systemd unit name (letters, digits, @ . _ : -), e.g. wushipay-api.service',
+  pm2: 'a pm2 process name (letters, digits, . _ -)',
+  docker: 'a container name (letters, digits, . _ -)',
+  process: 'a pgrep -f pattern: printable characters on one line, at most 200',
+} as const;
+const DEFAULT_DB_PORT = { postgres: 5432, mysql: 3306, redis: 6379, mongodb: 27017 } as const;
+
+const Port = z
+  .number({ error: (i) => (i.input === undefined ? undefined : say('expected a port number', 'write a number from 1 to 65535, e.g. port: 8000')) })
+  .int(say('a port must be a whole number', 'write a number from 1 to 65535'))
+  .min(1, say('port out of range', 'use a port from 1 to 65535'))
+  .max(65535, say('port out of range', 'use a port from 1 to 65535'));
+
+const noBadChars = (s: string) => !/[\n\r\0]/.test(s);
+
+/** An absolute path on the target host (it ends up shell-quoted in commands). */
+const AbsPath = z
+  .string()
+  .refine(noBadChars, say('paths may not contain newlines or NUL', 'write the path on one line'))
+  .refine((s) => s.startsWith('/'), say('must be an absolute path', 'write the full path starting with /, e.g. /var/log/app.log'));
+
+/** A path on the worker's machine: `~` and relative paths are resolved when the config is loaded. */
+const LocalPath = z
+  .string()
+  .min(1, say('empty path', 'write a file path, e.g. ~/.ssh/id_ed25519'))
+  .refine(noBadChars, say('paths may not contain newlines or NUL', 'write the path on one line'));
+
+const httpUrl = (what: string, example: string) =>
+  z.string().refine((s) => {
+    if (/\s/.test(s)) return false;
+    try {
+      const u = new URL(s);
+      return u.protocol === 'http:' || u.protocol === 'https:';
+    } catch {
+      return false;
+    }
+  }, say(`${what} must be an http:// or https:// URL`, `write it like ${example}`));
+
+/**
+ * A secret: `env:NAME` (read from the environment) or `file:PATH` (read from a
+ * file, trailing newline dropped). Inline values are rejected so tokens never
+ * sit in the config file; the value is never echoed in the error.
+ */
+export const SecretRefSchema = z
+  .string({ error: (i) => (i.input === undefined ? undefined : say('secrets may not be written inline', SECRET_FIX)) })
+  .regex(SECRET_RE, say('secrets may not be written inline', SECRET_FIX));
+export type SecretRef = z.infer<typeof SecretRefSchema>;
+
+const Identity = z
+  .string()
+  .regex(IDENTITY_RE, say('not a chat identity', 'write tg:<user id> or slack:<user id>, e.g. slack:U123ABC'));
+const Place = z
+  .string()
+  .regex(PLACE_RE, say('not a place to post', 'write tg:<chat id> or slack:<channel id>, e.g. slack:C123ABC'));
+
+const TimeZone = z.string().refine(
+  (tz) => {
+    try {
+      new Intl.DateTimeFormat(undefined, { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  say('unknown time zone', 'use an IANA zone name such as UTC, Europe/Berlin or Asia/Shanghai'),
+);
+
+const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
+const DAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
+type CronField = { name: string; min: number; max: number; names?: string[] };
+const CRON_FIELDS: CronField[] = [
+  { name: 'minute', min: 0, max: 59 },
+  { name: 'hour', min: 0, max: 23 },
+  { name: 'day of month', min: 1, max: 31 },
+  { name: 'month', min: 1, max: 12, names: MONTHS },
+  { name: 'day of week', min: 0, max: 7, names: DAYS },
+];
+const SECOND_FIELD: CronField = { name: 'second', min: 0, max: 59 };
+
+/** Why a cron expression is invalid, or `null`. 5 fields, or 6 with seconds first. */
+function cronProblem(expr: string): string | null {
+  const fields = expr.trim().split(/\s+/);
+  if (fields.length !== 5 && fields.length !== 6) return `has ${fields.length} fields, expected 5 (or 6 with seconds first)`;
+  const specs = fields.length === 6 ? [SECOND_FIELD, ...CRON_FIELDS] : CRON_FIELDS;
+  for (const [i, field] of fields.entries()) {
+    const spec = specs[i];
+    for (const part of field.split(',')) {
+      const m = /^(\*|([0-9]+|[A-Za-z]{3})(?:-([0-9]+|[A-Za-z]{3}))?)(?:\/([0-9]+))?$/.exec(part);
+      if (!m) return `the ${spec.name} field '${field}' is not valid (use digits, * / , - or names like MON, JAN)`;
+      for (const v of [m[2], m[3]]) {
+        if (v === undefined) continue;
+        if (/^[0-9]+$/.test(v)) {
+          const n = Number(v);
+          if (n < spec.min || n > spec.max) return `the ${spec.name} field: ${n} is outside ${spec.min}-${spec.max}`;
+        } else if (!spec.names?.includes(v.toUpperCase())) {
+          return `the ${spec.name} field: '${v}' is not a known name`;
+        }
+      }
+      if (m[4] !== undefined && Number(m[4]) === 0) return `the ${spec.name} field: step /0 is not allowed`;
+    }
+  }
+  return null;
+}
+
+const Cron = z.string().superRefine((expr, ctx) => {
+  const problem = cronProblem(expr);
+  if (problem) {
+    ctx.addIssue({
+      code: 'custom',
+      message: say(`cron ${problem}`, 'write 5 fields "min hour day month weekday", e.g. "0 9 * * 1-5", or 6 with seconds first'),
+    });
+  }
+});
+
+type Raw = Record<string, unknown>;
+const isObj = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
+// Cross-field checks run even when a field has the wrong type, so that every
+// problem is reported at once; they must therefore not trust the data's shape.
+const always = { when: () => true };
+
+// ---------------------------------------------------------------------------
+// hosts:
+
+const SSH_ONLY_KEYS = ['port', 'user', 'privateKey', 'agent', 'passphrase', 'hostKey', 'knownHosts'] as const;
+
+/**
+ * One machine. `address: local` means the worker's own machine (no SSH); every
+ * other host needs `user`, one of `privateKey` / `agent: true`, and one of
+ * `hostKey` / `knownHosts` (both may be given).
+ */
+export const HostSchema = z
+  .object({
+    /** IP address, DNS name, or `local`. */
+    address: z
+      .string()
+      .refine(
+        (a) => a === 'local' || isIP(a) !== 0 || DNS_RE.test(a),
+        say('not an IP address, DNS name or local', 'write e.g. address: 10.0.0.5, address: web1.example.com or address: local'),
+      ),
+    /** SSH port. Default 22. */
+    port: Port.optional(),
+    /** SSH login. Required unless `address: local`. */
+    user: z.string().regex(USER_RE, say('not a valid user name', 'use a login name like ubuntu or deploy')).optional(),
+    /** Private key file on the worker's machine. */
+    privateKey: LocalPath.optional(),
+    /** Use the SSH agent at `$SSH_AUTH_SOCK` instead of a key file. */
+    agent: z.boolean().optional(),
+    /** Passphrase of `privateKey`. */
+    passphrase: SecretRefSchema.optional(),
+    /** Pinned host key fingerprint `SHA256:<43 base64 chars>`. */
+    hostKey: z.string().optional(),
+    /** known_hosts file to check the host key against. */
+    knownHosts: LocalPath.optional(),
+    /** Which workers may reach this host. Default `default`. */
+    zone: z.string().regex(ZONE_RE, say('not a valid zone', 'use lower-case letters, digits and -, e.g. zone: eu-prod')).default('default'),
+  })
+  .strict()
+  .superRefine((h: Raw, ctx) => {
+    const local = h.address === 'local';
+    if (local) {
+      for (const key of SSH_ONLY_KEYS) {
+        if (h[key] !== undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: say(`'${key}' has no effect with address: local`, `remove ${key}, or give the host's real address to reach it over SSH`),
+          });
+        }
+      }
+      return;
+    }
+    const hostPort = typeof h.port === 'number' ? h.port : 22;
+    const address = typeof h.address === 'string' ? h.address : 'HOST';
+    if (h.user === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['user'],
+        message: say('missing user (the SSH login)', 'add user: ubuntu (or whichever account Triage logs in as), or use address: local for this machine'),
+      });
+    }
+    const hasKey = h.privateKey !== undefined;
+    const useAgent = h.agent === true;
+    if (hasKey && useAgent) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['agent'],
+        message: say('privateKey and agent: true are both set', 'keep one: privateKey: FILE to use a key file, or agent: true to use $SSH_AUTH_SOCK'),
+      });
+    } else if (!hasKey && !useAgent) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['privateKey'],
+        message: say('no way to log in', 'add privateKey: ~/.ssh/id_ed25519 (a key file) or agent: true (use the SSH agent)'),
+      });
+    }
+    if (h.passphrase !== undefined && !hasKey) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['passphrase'],
+        message: say('passphrase is only used with privateKey', 'remove passphrase, or add the privateKey it unlocks'),
+      });
+    }
+    const scan = `ssh-keyscan -p ${hostPort} ${address} | ssh-keygen -lf -`;
+    if (h.hostKey === undefined && h.knownHosts === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hostKey'],
+        message: say(
+          'the host key is not pinned (Triage never connects to an unverified host)',
+          `run \`${scan}\`, check it, and add the SHA256:... fingerprint as hostKey:, or set knownHosts: ~/.ssh/known_hosts`,
+        ),
+      });
+    } else if (typeof h.hostKey === 'string' && !HOST_KEY_RE.test(h.hostKey)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['hostKey'],
+        message: say('not a SHA256 fingerprint', `write SHA256: followed by 43 base64 characters, as printed by \`${scan}\``),
+      });
+    } else if (h.hostKey !== undefined && typeof h.hostKey !== 'string') {
+      ctx.addIssue({ code: 'custom', path: ['hostKey'], message: say('not a SHA256 fingerprint', `quote it; get it with \`${scan}\``) });
+    }
+  }, always)
+  .transform((h) => ({ ...h, port: h.port ?? 22 }));
+export type HostConfig = z.infer<typeof HostSchema>;
+
+// ---------------------------------------------------------------------------
+// targets:
+
+/** How the app runs. `name` is checked per manager; for `process` it is a `pgrep -f` pattern. */
+export const ServiceSchema = z
+  .object({
+    manager: z.enum(['systemd', 'pm2', 'docker', 'process']),
+    name: z.string(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    const re = SERVICE_NAME_RE[s.manager];
+    if (!re.test(s.name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['name'],
+        message: say(`not a valid ${s.manager} name`, `write ${SERVICE_NAME_HELP[s.manager]}`),
+      });
+    }
+  });
+export type ServiceConfig = z.infer<typeof ServiceSchema>;
+
+/** Where nginx proxies to the app. */
+export const NginxSchema = z
+  .object({
+    /** Main config file. Default `/etc/nginx/nginx.conf`. */
+    config: AbsPath.default('/etc/nginx/nginx.conf'),
+    /** The site file that holds the app's `location`. */
+    site: AbsPath.optional(),
+    /** The location block that proxies to the app. Default `/`. */
+    location: z
+      .string()
+      .regex(/^\/[^\n\0]*$/, say('a location must start with /', 'write the URL prefix, e.g. location: /api'))
+      .default('/'),
+  })
+  .strict();
+export type NginxConfig = z.infer<typeof NginxSchema>;
+
+/** A database the app needs. `port` defaults per kind (5432, 3306, 6379, 27017). */
+export const DatabaseSchema = z
+  .object({
+    kind: z.enum(['postgres', 'mysql', 'redis', 'mongodb']),
+    host: z
+      .string()
+      .refine((a) => isIP(a) !== 0 || DNS_RE.test(a), say('not an IP address or DNS name', 'write e.g. host: 127.0.0.1 or host: db.internal')),
+    port: Port.optional(),
+  })
+  .strict()
+  .transform((d) => ({ ...d, port: d.port ?? DEFAULT_DB_PORT[d.kind] }));
+export type DatabaseConfig = z.infer<typeof DatabaseSchema>;
+
+/** Where the app logs: exactly one of a file, a journald unit, a pm2 process or a container. */
+export type LogsConfig = { file: string } | { journal: string } | { pm2: string } | { docker: string };
+const LOG_KEYS = ['file', 'journal', 'pm2', 'docker'] as const;
+export const LogsSchema = z
+  .object({
+    file: AbsPath.optional(),
+    journal: z.string().regex(SERVICE_NAME_RE.systemd, say('not a systemd unit name', 'write e.g. journal: wushipay-api.service')).optional(),
+    pm2: z.string().regex(SERVICE_NAME_RE.pm2, say('not a pm2 process name', 'use letters, digits, . _ -')).optional(),
+    docker: z.string().regex(SERVICE_NAME_RE.docker, say('not a container name', 'use letters, digits, . _ -')).optional(),
+  })
+  .strict()
+  .superRefine((l: Raw, ctx) => {
+    const given = LOG_KEYS.filter((k) => l[k] !== undefined);
+    if (given.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: say(
+          given.length === 0 ? 'no log source given' : `give one log source, not ${given.join(' and ')}`,
+          'write exactly one of { file: /var/log/app.log }, { journal: app.service }, { pm2: name } or { docker: name }',
+        ),
+      });
+    }
+  }, always)
+  .transform((l) => l as LogsConfig);
+
+/** One service to diagnose: which hosts it runs on and the facts the runbooks check. */
+export const TargetSchema = z
+  .object({
+    /** Names from `hosts:`; at least one. */
+    hosts: z.array(z.string()).min(1, say('a target needs at least one host', 'list host names from the hosts: section, e.g. hosts: [web1]')),
+    service: ServiceSchema.optional(),
+    /** Where the app should listen. */
+    port: Port.optional(),
+    /** Health URL, checked from the host. */
+    health: httpUrl('health', 'http://127.0.0.1:8000/health').optional(),
+    nginx: NginxSchema.optional(),
+    /** The app's directory on the host. */
+    workdir: AbsPath.optional(),
+    /** Env file relative to `workdir`. Default `.env`; `envFileExplicit` says whether it was written. */
+    envFile: z
+      .string()
+      .refine(noBadChars, say('paths may not contain newlines or NUL', 'write the path on one line'))
+      .refine((p) => p.length > 0 && !p.startsWith('/') && !p.split('/').includes('..'), say('envFile must be a path inside workdir', 'write it relative to workdir without .., e.g. envFile: .env'))
+      .optional(),
+    /** Variables the app needs. Default `[]`. */
+    requiredEnv: z
+      .array(z.string().regex(ENV_NAME_RE, say('not an environment variable name', 'use letters, digits and _, e.g. DATABASE_URL')))
+      .default([]),
+    database: DatabaseSchema.optional(),
+    logs: LogsSchema.optional(),
+  })
+  .strict()
+  .superRefine((t: Raw, ctx) => {
+    if (t.envFile !== undefined && t.workdir === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['envFile'],
+        message: say('envFile is relative to workdir, which is not set', 'add workdir: /path/to/the/app'),
+      });
+    }
+  }, always)
+  .transform(({ envFile, ...t }) => ({ ...t, envFile: envFile ?? '.env', envFileExplicit: envFile !== undefined }));
+export type TargetConfig = z.infer<typeof TargetSchema>;
+
+// ---------------------------------------------------------------------------
+// chat:
+
+const TelegramWebhookSchema = z
+  .object({
+    /** Public HTTPS URL Telegram posts updates to. */
+    url: httpUrl('url', 'https://triage.example.com/telegram'),
+    /** Local port the webhook server listens on. */
+    port: Port,
+    /** Checked against Telegram's `X-Telegram-Bot-Api-Secret-Token` header. */
+    secretToken: SecretRefSchema,
+  })
+  .strict();
+export type TelegramWebhookConfig = z.infer<typeof TelegramWebhookSchema>;
+
+const BAD_CHAT = say('not a Telegram chat id', 'write the numeric chat id (e.g. -1001234) or @channelname');
+
+/**
+ * Telegram. `mode` is accepted as `polling`, as `webhook` with a sibling
+ * `webhook: {url, port, secretToken}`, as `{ webhook: {...} }`, or left out
+ * with only a `webhook:` key; it is normalised to `'polling'` or
+ * `{ webhook: {...} }` (the sibling key is dropped). Default `polling`.
+ * `apiRoot` defaults to `https://api.telegram.org`, without a trailing slash.
+ */
+export const TelegramSchema = z
+  .object({
+    token: SecretRefSchema,
+    mode: z
+      .union([z.enum(['polling', 'webhook']), z.object({ webhook: TelegramWebhookSchema }).strict()], {
+        error: (i) => (i.input === undefined ? undefined : say('mode must be polling or webhook', 'write mode: polling, or mode: webhook with webhook: { url, port, secretToken: env:NAME }')),
+      })
+      .optional(),
+    webhook: TelegramWebhookSchema.optional(),
+    apiRoot: httpUrl('apiRoot', 'https://api.telegram.org')
+      .default('https://api.telegram.org')
+      .transform((u) => u.replace(/\/+$/, '')),
+    /** Chats the bot answers in. Default `[]`. */
+    allowedChats: z
+      .array(
+        z.union([z.number().int(), z.string().regex(/^(-?\d+|@[A-Za-z0-9_]{4,})$/, BAD_CHAT)], { error: BAD_CHAT }),
+      )
+      .default([]),
+  })
+  .strict()
+  .superRefine((t: Raw, ctx) => {
+    const mode = t.mode;
+    if (mode === 'webhook' && t.webhook === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['webhook'],
+        message: say('mode: webhook needs the webhook settings', 'add webhook: { url: https://..., port: 8443, secretToken: env:TELEGRAM_WEBHOOK_SECRET }'),
+      });
+    }
+    if (t.webhook !== undefined && (mode === 'polling' || isObj(mode))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['webhook'],
+        message: say(
+          isObj(mode) ? 'webhook is given twice (here and under mode)' : 'webhook settings given with mode: polling',
+          isObj(mode) ? 'keep one of them' : 'set mode: webhook, or remove the webhook key',
+        ),
+      });
+    }
+  }, always)
+  .transform(({ webhook, mode, ...t }) => ({
+    ...t,
+    mode: (typeof mode === 'object' ? mode : webhook ? { webhook } : 'polling') as 'polling' | { webhook: TelegramWebhookConfig },
+  }));
+export type TelegramConfig = z.infer<typeof TelegramSchema>;
+
+/**
+ * Slack. With `appToken` Triage uses Socket Mode; without it, an HTTP receiver
+ * on `port` (default 3000, `POST /slack/events`). `apiUrl` defaults to
+ * `https://slack.com/api/` and always ends with `/`.
+ */
+export const SlackSchema = z
+  .object({
+    botToken: SecretRefSchema,
+    signingSecret: SecretRefSchema,
+    appToken: SecretRefSchema.optional(),
+    port: Port.default(3000),
+    apiUrl: httpUrl('apiUrl', 'https://slack.com/api/')
+      .default('https://slack.com/api/')
+      .transform((u) => (u.endsWith('/') ? u : `${u}/`)),
+    /** Channel ids the bot answers in. Default `[]`. */
+    allowedChannels: z
+      .array(z.string().regex(/^[A-Za-z0-9_-]+$/, say('not a Slack channel id', 'write the channel id, e.g. C0123ABC (not #name)')))
+      .default([]),
+  })
+  .strict();
+export type SlackConfig = z.infer<typeof SlackSchema>;
+
+export const ChatSchema = z.object({ telegram: TelegramSchema.optional(), slack: SlackSchema.optional() }).strict();
+export type ChatConfig = z.infer<typeof ChatSchema>;
+
+// ---------------------------------------------------------------------------
+// access:, schedules:, oncall:
+
+/** Who may do what. Each role lists identities; missing roles default to `[]`. */
+export const AccessSchema = z
+  .object({
+    roles: z
+      .object({
+        viewer: z.array(Identity).default([]),
+        responder: z.array(Identity).default([]),
+        operator: z.array(Identity).default([]),
+      })
+      .strict(),
+  })
+  .strict();
+export type AccessConfig = z.infer<typeof AccessSchema>;
+export type Role = keyof AccessConfig['roles'];
+
+/** A runbook run on a cron schedule, posted as a digest. `tz` defaults to `UTC`. */
+export const ScheduleSchema = z
+  .object({
+    name: z.string().regex(TARGET_NAME_RE, say('not a valid schedule name', 'use lower-case letters, digits, _ and -, e.g. morning')),
+    cron: Cron,
+    tz: TimeZone.default('UTC'),
+    runbook: z.string().regex(TARGET_NAME_RE, say('not a runbook name', 'write a runbook name such as health or 502')),
+    /** `all`, or target names. */
+    targets: z.union([z.literal('all'), z.array(z.string()).min(1)], {
+      error: say('targets must be all or a list of target names', 'write targets: all or targets: [wushipay]'),
+    }),
+    post: Place,
+  })
+  .strict();
+export type ScheduleConfig = z.infer<typeof ScheduleSchema>;
+
+/** On-call rotation; `handoff` posts the handoff thread on a schedule (`tz` default `UTC`). */
+export const OncallSchema = z
+  .object({
+    rotation: z.array(Identity).min(1, say('the rotation is empty', 'list who is on call in order, e.g. rotation: [slack:U123, slack:U456]')),
+    handoff: z.object({ cron: Cron, tz: TimeZone.default('UTC'), post: Place }).strict().optional(),
+  })
+  .strict();
+export type OncallConfig = z.infer<typeof OncallSchema>;
+
+// ---------------------------------------------------------------------------
+// The whole file
+
+const HostName = z
+  .string()
+  .regex(HOST_NAME_RE, say('not a valid host name', 'start with a letter or digit, then letters, digits, . _ - (at most 63 characters)'));
+const TargetName = z
+  .string()
+  .regex(TARGET_NAME_RE, say('not a valid target name', 'use lower-case letters, digits, _ and - (at most 63), starting with a letter or digit, e.g. wushipay'));
+
+/**
+ * The schema of `triage.yaml`. Only `hosts` and `targets` are required.
+ * `redis` defaults (in {@link LoadedConfig.redisUrl}) to `$REDIS_URL`, then
+ * `redis://127.0.0.1:6379`. Unknown keys are errors everywhere.
+ */
+export const ConfigSchema = z
+  .object({
+    redis: z
+      .string()
+      .refine((s) => {
+        try {
+          return /^rediss?:$/.test(new URL(s).protocol);
+        } catch {
+          return false;
+        }
+      }, say('not a Redis URL', 'write redis://HOST:6379 (or rediss:// for TLS)'))
+      .optional(),
+    hosts: z.record(HostName, HostSchema),
+    targets: z.record(TargetName, TargetSchema),
+    chat: ChatSchema.optional(),
+    access: AccessSchema.optional(),
+    schedules: z.array(ScheduleSchema).optional(),
+    oncall: OncallSchema.optional(),
+  })
+  .strict()
+  .superRefine((c: Raw, ctx) => {
+    const hosts = isObj(c.hosts) ? Object.keys(c.hosts) : null;
+    const targets = isObj(c.targets) ? c.targets : null;
+    if (targets && hosts) {
+      for (const [name, t] of Object.entries(targets)) {
+        if (!isObj(t) || !Array.isArray(t.hosts)) continue;
+        const seen = new Set<unknown>();
+        t.hosts.forEach((h, i) => {
+          if (typeof h !== 'string') return;
+          if (!hosts.includes(h)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['targets', name, 'hosts', i],
+              message: say(
+                `unknown host '${h}'${didYouMean(h, hosts)}`,
+                hosts.length ? `use one of the hosts defined under hosts: ${hosts.join(', ')}` : 'define it under hosts: first',
+              ),
+            });
+          } else if (seen.has(h)) {
+            ctx.addIssue({ code: 'custom', path: ['targets', name, 'hosts', i], message: say(`host '${h}' is listed twice`, 'remove the duplicate') });
+          }
+          seen.add(h);
+        });
+      }
+    }
+    if (Array.isArray(c.schedules)) {
+      const names = new Set<unknown>();
+      const known = targets ? Object.keys(targets) : null;
+      c.schedules.forEach((s, i) => {
+        if (!isObj(s)) return;
+        if (typeof s.name === 'string') {
+          if (names.has(s.name)) {
+            ctx.addIssue({ code: 'custom', path: ['schedules', i, 'name'], message: say(`schedule name '${s.name}' is used twice`, 'give each schedule its own name') });
+          }
+          names.add(s.name);
+        }
+        if (known && Array.isArray(s.targets)) {
+          s.targets.forEach((t, j) => {
+            if (typeof t === 'string' && !known.includes(t)) {
+              ctx.addIssue({
+                code: 'custom',
+                path: ['schedules', i, 'targets', j],
+                message: say(`unknown target '${t}'${didYouMean(t, known)}`, `use all or targets defined under targets: ${known.join(', ') || '(none yet)'}`),
+              });
+            }
+          });
+        }
+      });
+    }
+  }, always);
+export type Config = z.infer<typeof ConfigSchema>;
+
+// ---------------------------------------------------------------------------
+// Loading
+
+/** A validated config and where it came from. */
+export interface LoadedConfig {
+  /** Absolute path of the config file; `''` when none was found and `requireFile: false`. */
+  file: string;
+  config: Config;
+  /** `config.redis`, else `$REDIS_URL`, else `redis://127.0.0.1:6379`. */
+  redisUrl: string;
+  /** True when neither the config nor `$REDIS_URL` named a Redis (so `run`/`demo` may start a private one). */
+  redisFromDefault: boolean;
+}
+
+/** Options for {@link loadConfig}. */
+export interface LoadConfigOptions {
+  /** `--config FILE`. Takes precedence over `$TRIAGE_CONFIG` and `./triage.yaml`. */
+  file?: string;
+  /** Directory for `./triage.yaml` and relative paths. Default `process.cwd()`. */
+  cwd?: string;
+  /** Environment (`TRIAGE_CONFIG`, `REDIS_URL`, `HOME`). Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Default true. When false and no file was named (by `file` or
+   * `$TRIAGE_CONFIG`) and `./triage.yaml` does not exist, an empty config
+   * (`hosts: {}, targets: {}`) is returned with `file: ''` instead of an error.
+   */
+  requireFile?: boolean;
+}
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/**
+ * Finds, reads and validates the config: `opts.file`, else `$TRIAGE_CONFIG`,
+ * else `./triage.yaml` in `cwd`.
+ * @throws TriageError CONFIG_NOT_FOUND, CONFIG_YAML, or TriageErrors with every CONFIG_INVALID problem.
+ */
+export async function loadConfig(opts: LoadConfigOptions = {}): Promise<LoadedConfig> {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const fromEnv = env.TRIAGE_CONFIG || undefined;
+  const source = opts.file ? 'flag' : fromEnv ? 'env' : 'default';
+  const file = resolvePath(cwd, opts.file || fromEnv || 'triage.yaml');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      if (source === 'default' && opts.requireFile === false) {
+        return { file: '', config: { hosts: {}, targets: {} }, ...redisOf(undefined, env) };
+      }
+      const why = source === 'flag' ? '--config names' : source === 'env' ? '$TRIAGE_CONFIG names' : 'no --config or $TRIAGE_CONFIG given, and';
+      throw new TriageError('CONFIG_NOT_FOUND', `${why} ${file}, which does not exist`, {
+        file,
+        fix: `pass --config FILE, set $TRIAGE_CONFIG to the file, or create triage.yaml in ${cwd} (start from examples/triage.yaml)`,
+        cause: err,
+      });
+    }
+    throw new TriageError('CONFIG_INVALID', `cannot read the config file: ${(err as Error).message}`, {
+      file,
+      fix: code === 'EISDIR' ? 'point to the triage.yaml file, not its directory' : 'make the file readable by the user running Triage',
+      cause: err,
+    });
+  }
+  return parseConfig(text, file, env);
+}
+
+/**
+ * Validates config text. `file` is used in errors and as the base for
+ * relative paths. Reads no files (key files are read by {@link resolveHost}).
+ * @throws TriageErrors with every CONFIG_YAML or CONFIG_INVALID problem.
+ */
+export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new TriageErrors(
+      doc.errors.map((e) => {
+        const pos = e.linePos?.[0];
+        const what = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+        return new TriageError('CONFIG_YAML', `YAML syntax error${pos ? ` at line ${pos.line}:${pos.col}` : ''}: ${what}`, {
+          file,
+          fix: yamlFix(e.code, pos?.line),
+          cause: e,
+        });
+      }),
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new TriageError('CONFIG_YAML', `YAML could not be read: ${(err as Error).message}`, { file, fix: 'remove deeply nested aliases (*name) from the file', cause: err });
+  }
+  if (raw === null || raw === undefined) {
+    throw new TriageErrors([
+      new TriageError('CONFIG_INVALID', 'the config file is empty', { file, fix: 'add at least hosts: and targets: (see examples/triage.yaml)' }),
+    ]);
+  }
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new TriageErrors(toErrors(parsed.error.issues, { file, doc, lineCounter }));
+  }
+  const config = normalisePaths(parsed.data, dirname(resolvePath(file)), env);
+  return { file: resolvePath(file), config, ...redisOf(config.redis, env) };
+}
+
+function redisOf(fromConfig: string | undefined, env: NodeJS.ProcessEnv): Pick<LoadedConfig, 'redisUrl' | 'redisFromDefault'> {
+  if (fromConfig) return { redisUrl: fromConfig, redisFromDefault: false };
+  const fromEnv = env.REDIS_URL;
+  if (fromEnv) {
+    if (!/^rediss?:\/\/\S+$/.test(fromEnv)) {
+      throw new TriageError('CONFIG_INVALID', '$REDIS_URL is not a redis:// URL', {
+        path: '$REDIS_URL',
+        fix: 'set REDIS_URL=redis://HOST:6379 (or rediss:// for TLS), or put redis: in the config',
+      });
+    }
+    return { redisUrl: fromEnv, redisFromDefault: false };
+  }
+  return { redisUrl: DEFAULT_REDIS_URL, redisFromDefault: true };
+}
+
+function expandPath(p: string, baseDir: string, env: NodeJS.ProcessEnv): string {
+  if (p === '~' || p.startsWith('~/')) return resolvePath(env.HOME || homedir(), p.slice(2));
+  return isAbsolute(p) ? p : resolvePath(baseDir, p);
+}
+
+function normaliseSecret(ref: string, baseDir: string, env: NodeJS.ProcessEnv): string {
+  return ref.startsWith('file:') ? `file:${expandPath(ref.slice(5), baseDir, env)}` : ref;
+}
+
+function normalisePaths(config: Config, baseDir: string, env: NodeJS.ProcessEnv): Config {
+  const path = (p: string | undefined) => (p === undefined ? undefined : expandPath(p, baseDir, env));
+  const secret = <T extends string | undefined>(r: T): T => (r === undefined ? r : (normaliseSecret(r, baseDir, env) as T));
+  const hosts = Object.fromEntries(
+    Object.entries(config.hosts).map(([name, h]) => [
+      name,
+      { ...h, privateKey: path(h.privateKey), knownHosts: path(h.knownHosts), passphrase: secret(h.passphrase) },
+    ]),
+  );
+  for (const h of Object.values(hosts)) {
+    for (const k of ['privateKey', 'knownHosts', 'passphrase'] as const) if (h[k] === undefined) delete h[k];
+  }
+  const chat = config.chat && { ...config.chat };
+  if (chat?.telegram) {
+    const tg = chat.telegram;
+    const mode = typeof tg.mode === 'object' ? { webhook: { ...tg.mode.webhook, secretToken: secret(tg.mode.webhook.secretToken) } } : tg.mode;
+    chat.telegram = { ...tg, token: secret(tg.token), mode };
+  }
+  if (chat?.slack) {
+    const s = chat.slack;
+    chat.slack = { ...s, botToken: secret(s.botToken), signingSecret: secret(s.signingSecret) };
+    if (s.appToken !== undefined) chat.slack.appToken = secret(s.appToken);
+  }
+  return { ...config, hosts, ...(chat ? { chat } : {}) };
+}
+
+// ---------------------------------------------------------------------------
+// Secrets and hosts
+
+/**
+ * Reads a secret: `env:NAME` from `env`, `file:PATH` from disk (one trailing
+ * newline dropped; `~` expanded, relative paths from the current directory).
+ * `path` (and `file`, the config file) only go into the error.
+ * @throws TriageError SECRET_UNRESOLVED when unset, empty or unreadable.
+ */
+export function resolveSecret(ref: string, env: NodeJS.ProcessEnv, path: string, file?: string): string {
+  if (ref.startsWith('env:')) {
+    const name = ref.slice(4);
+    const value = env[name];
+    if (value === undefined || value === '') {
+      throw new TriageError('SECRET_UNRESOLVED', `environment variable ${name} is ${value === undefined ? 'not set' : 'empty'}`, {
+        file,
+        path,
+        fix: `set ${name} in the environment of the Triage process (e.g. export ${name}=... or an EnvironmentFile=), or use file:/path`,
+      });
+    }
+    return value;
+  }
+  if (ref.startsWith('file:')) {
+    const p = expandPath(ref.slice(5), process.cwd(), env);
+    let value: string;
+    try {
+      value = readFileSync(p, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new TriageError('SECRET_UNRESOLVED', `cannot read secret file ${p}: ${(err as Error).message}`, {
+        file,
+        path,
+        fix: `create ${p} containing only the secret, readable by the user running Triage (chmod 600)`,
+        cause: err,
+      });
+    }
+    if (value === '') {
+      throw new TriageError('SECRET_UNRESOLVED', `secret file ${p} is empty`, { file, path, fix: `write the secret into ${p}` });
+    }
+    return value;
+  }
+  throw new TriageError('SECRET_UNRESOLVED', 'secrets may not be written inline', { file, path, fix: SECRET_FIX });
+}
+
+function knownHostNames(loaded: LoadedConfig): string {
+  return Object.keys(loaded.config.hosts).join(', ') || '(none)';
+}
+
+/** Reads and sanity-checks a private key file; returns the contents or the problem. */
+function readPrivateKey(name: string, keyPath: string, file: string): Buffer | TriageError {
+  const path = `hosts.${fmtKey(name)}.privateKey`;
+  let key: Buffer;
+  try {
+    key = readFileSync(keyPath);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const fix =
+      e.code === 'ENOENT'
+        ? `create a key with \`ssh-keygen -t ed25519 -f ${keyPath}\` and add the .pub to ~/.ssh/authorized_keys on the host, or fix the path`
+        : e.code === 'EACCES'
+          ? `make ${keyPath} readable by the user running Triage (chmod 600, owned by that user)`
+          : `point privateKey at a private key file`;
+    return new TriageError('CONFIG_INVALID', `cannot read private key ${keyPath}: ${e.message}`, { file, path, fix, cause: err });
+  }
+  const head = key.subarray(0, 64).toString('latin1');
+  if (/^(ssh-|ecdsa-|sk-)/.test(head)) {
+    return new TriageError('CONFIG_INVALID', `${keyPath} is a public key`, {
+      file,
+      path,
+      fix: `point privateKey at the private half (usually the same name without .pub)`,
+    });
+  }
+  if (!head.includes('PRIVATE KEY') && !head.startsWith('PuTTY-User-Key-File')) {
+    return new TriageError('CONFIG_INVALID', `${keyPath} does not look like a private key`, {
+      file,
+      path,
+      fix: 'point privateKey at an OpenSSH or PEM private key (it starts with -----BEGIN ... PRIVATE KEY-----)',
+    });
+  }
+  return key;
+}
+
+/**
+ * The executor's view of a host: key file read, passphrase resolved, defaults
+ * filled. `address: local` gives `{ name, address: 'local', zone }`.
+ * @throws TriageError HOST_UNKNOWN, CONFIG_INVALID (key file), SECRET_UNRESOLVED (passphrase).
+ */
+export function resolveHost(loaded: LoadedConfig, name: string, env: NodeJS.ProcessEnv = process.env): HostSpec {
+  const h = Object.hasOwn(loaded.config.hosts, name) ? loaded.config.hosts[name] : undefined;
+  if (!h) {
+    throw new TriageError('HOST_UNKNOWN', `unknown host ${quoteInput(name)}`, {
+      file: loaded.file || undefined,
+      fix: `known hosts: ${knownHostNames(loaded)}`,
+    });
+  }
+  if (h.address === 'local') return { name, address: 'local', zone: h.zone };
+  const spec: HostSpec = { name, address: h.address, port: h.port, user: h.user, zone: h.zone };
+  if (h.privateKey !== undefined) {
+    const key = readPrivateKey(name, h.privateKey, loaded.file);
+    if (key instanceof TriageError) throw key;
+    spec.privateKey = key;
+  }
+  if (h.passphrase !== undefined) spec.passphrase = resolveSecret(h.passphrase, env, `hosts.${fmtKey(name)}.passphrase`, loaded.file);
+  if (h.agent) spec.agent = true;
+  if (h.hostKey !== undefined) spec.hostKey = h.hostKey;
+  if (h.knownHosts !== undefined) spec.knownHosts = h.knownHosts;
+  return spec;
+}
+
+/** True when a known_hosts line's host patterns match `host` on `port`. */
+function knownHostsMatches(patterns: string, host: string, port: number): boolean {
+  const name = port === 22 ? host : `[${host}]:${port}`;
+  if (patterns.startsWith('|1|')) {
+    const [, , salt, hash] = patterns.split('|');
+    if (!salt || !hash) return false;
+    return createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
+  }
+  let matched = false;
+  for (const p of patterns.split(',')) {
+    const negated = p.startsWith('!');
+    const glob = negated ? p.slice(1) : p;
+    const re = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+    if (re.test(name)) {
+      if (negated) return false;
+      matched = true;
+    }
+  }
+  return matched;
+}
+
+/**
+ * Checks what the schema cannot: that key files are readable private keys and
+ * that `knownHosts` files exist and list the host. Returns every problem,
+ * throws nothing.
+ */
+export function lintConfig(loaded: LoadedConfig): TriageError[] {
+  const problems: TriageError[] = [];
+  const file = loaded.file;
+  for (const [name, h] of Object.entries(loaded.config.hosts)) {
+    if (h.address === 'local') continue;
+    if (h.privateKey !== undefined) {
+      const key = readPrivateKey(name, h.privateKey, file);
+      if (key instanceof TriageError) problems.push(key);
+    }
+    if (h.knownHosts !== undefined) {
+      const path = `hosts.${fmtKey(name)}.knownHosts`;
+      const scan = `ssh-keyscan -p ${h.port} ${h.address}`;
+      let text: string;
+      try {
+        accessSync(h.knownHosts, constants.R_OK);
+        text = readFileSync(h.knownHosts, 'utf8');
+      } catch (err) {
+        problems.push(
+          new TriageError('CONFIG_INVALID', `cannot read known_hosts file ${h.knownHosts}: ${(err as Error).message}`, {
+            file,
+            path,
+            fix: `run \`${scan} >> ${h.knownHosts}\` and check the fingerprint, or fix the path`,
+            cause: err,
+          }),
+        );
+        continue;
+      }
+      const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+      // Certificate authorities and revocations need the host's certificate to judge; leave those to the SSH client.
+      if (lines.some((l) => l.startsWith('@'))) continue;
+      if (!lines.some((l) => knownHostsMatches(l.split(/\s+/)[0], h.address, h.port))) {
+        problems.push(
+          new TriageError('CONFIG_INVALID', `${h.knownHosts} has no entry for ${h.address}${h.port === 22 ? '' : ` port ${h.port}`}`, {
+            file,
+            path,
+            fix: `run \`${scan} >> ${h.knownHosts}\` and compare \`ssh-keygen -lf ${h.knownHosts}\` with the host's real fingerprint`,
+          }),
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------
+// Targets
+
+/** Target names in the order they are written. */
+export function targetNames(config: Config): string[] {
+  return Object.keys(config.targets);
+}
+
+/**
+ * The hosts to run on for a target: all of them, or just `host` (`--host`).
+ * @throws TriageError TARGET_UNKNOWN (fix lists the targets), HOST_UNKNOWN (fix lists the target's hosts).
+ */
+export function targetHosts(config: Config, target: string, host?: string): string[] {
+  const t = Object.hasOwn(config.targets, target) ? config.targets[target] : undefined;
+  if (!t) {
+    const names = targetNames(config);
+    throw new TriageError('TARGET_UNKNOWN', `unknown target ${quoteInput(target)}${didYouMean(target, names)}`, {
+      fix: names.length ? `known targets: ${names.join(', ')}` : 'no targets are configured; add one under targets: in triage.yaml',
+    });
+  }
+  if (host === undefined) return [...t.hosts];
+  if (!t.hosts.includes(host)) {
+    throw new TriageError('HOST_UNKNOWN', `${quoteInput(host)} is not a host of target ${target}${didYouMean(host, t.hosts)}`, {
+      fix: `hosts of ${target}: ${t.hosts.join(', ')}`,
+    });
+  }
+  return [host];
+}
+
+// ---------------------------------------------------------------------------
+// Turning zod issues into errors people can act on
+
+interface IssueContext {
+  file: string;
+  doc: Document;
+  lineCounter: LineCounter;
+}
+
+type Issue = z.core.$ZodIssue;
+/** An issue after {@link flatten}; `isKey` marks a problem with a mapping key rather than its value. */
+type FlatIssue = Issue & { isKey?: boolean };
+type Seg = PropertyKey;
+
+/** Untrusted text (chat, CLI) shown back in an error: quoted and cut short. */
+function quoteInput(s: string): string {
+  return JSON.stringify(s.length > 64 ? `${s.slice(0, 61)}...` : s);
+}
+
+function fmtKey(k: Seg): string {
+  const s = String(k);
+  return /^[A-Za-z0-9_-]+$/.test(s) ? s : JSON.stringify(s);
+}
+
+/** `targets.wushipay.port`; keys with dots or spaces are quoted: `hosts."web1.example.com".port`. */
+function fmtPath(path: readonly Seg[]): string {
+  return path.map(fmtKey).join('.');
+}
+
+/** Edit distance counting a swap of neighbours as one edit, so `prot` is one step from `port`. */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
+}
+
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Number.POSITIVE_INFINITY;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) {
+      best = c;
+      bestD = d;
+    }
+  }
+  return best !== undefined && bestD <= Math.max(1, Math.floor(Math.max(word.length, best.length) / 3)) ? best : undefined;
+}
+
+function didYouMean(word: string, candidates: readonly string[]): string {
+  const c = closest(word, candidates);
+  return c ? ` — did you mean '${c}'?` : '';
+}
+
+/** The keys an object schema accepts at `path` inside `schema`, for "did you mean". */
+function keysAt(schema: z.core.$ZodType, path: readonly Seg[]): string[] {
+  // biome-ignore lint/suspicious/noExplicitAny: walking zod's internal definitions
+  const def = (s: z.core.$ZodType): any => s._zod.def;
+  const unwrap = (s: z.core.$ZodType): z.core.$ZodType[] => {
+    const d = def(s);
+    switch (d.type) {
+      case 'optional':
+      case 'default':
+      case 'prefault':
+      case 'nullable':
+      case 'readonly':
+        return unwrap(d.innerType);
+      case 'pipe':
+        return unwrap(d.in);
+      case 'union':
+        return d.options.flatMap(unwrap);
+      default:
+        return [s];
+    }
+  };
+  let current = unwrap(schema);
+  for (const seg of path) {
+    current = current.flatMap((s) => {
+      const d = def(s);
+      if (d.type === 'object') return d.shape[seg as string] ? unwrap(d.shape[seg as string]) : [];
+      if (d.type === 'record') return unwrap(d.valueType);
+      if (d.type === 'array') return unwrap(d.element);
+      return [];
+    });
+  }
+  return [...new Set(current.flatMap((s) => (def(s).type === 'object' ? Object.keys(def(s).shape) : [])))];
+}
+
+/** Example values for fixes, by path pattern (`*` = any name or index), then by key. */
+const EXAMPLES: Record<string, string> = {
+  hosts: 'hosts: { web1: { address: 10.0.0.5, user: ubuntu, agent: true, knownHosts: ~/.ssh/known_hosts } }',
+  targets: 'targets: { wushipay: { hosts: [web1], port: 8000 } }',
+  'targets.*.hosts': 'hosts: [web1]',
+  'targets.*.port': 'port: 8000',
+  'hosts.*.port': 'port: 22',
+  'targets.*.service.name': 'name: wushipay-api.service',
+  'targets.*.database.host': 'host: 127.0.0.1',
+  'schedules.*.name': 'name: morning',
+  'schedules.*.targets': 'targets: all',
+  address: 'address: 10.0.0.5',
+  user: 'user: ubuntu',
+  privateKey: 'privateKey: ~/.ssh/id_ed25519',
+  knownHosts: 'knownHosts: ~/.ssh/known_hosts',
+  agent: 'agent: true',
+  zone: 'zone: default',
+  manager: 'manager: systemd',
+  kind: 'kind: postgres',
+  health: 'health: http://127.0.0.1:8000/health',
+  workdir: 'workdir: /home/ubuntu/app',
+  requiredEnv: 'requiredEnv: [DATABASE_URL]',
+  token: 'token: env:TELEGRAM_BOT_TOKEN',
+  botToken: 'botToken: env:SLACK_BOT_TOKEN',
+  signingSecret: 'signingSecret: env:SLACK_SIGNING_SECRET',
+  appToken: 'appToken: env:SLACK_APP_TOKEN',
+  secretToken: 'secretToken: env:TELEGRAM_WEBHOOK_SECRET',
+  url: 'url: https://triage.example.com/telegram',
+  allowedChats: 'allowedChats: [-1001234]',
+  allowedChannels: 'allowedChannels: [C0123ABC]',
+  roles: 'roles: { responder: [slack:U123] }',
+  cron: 'cron: "0 9 * * *"',
+  tz: 'tz: UTC',
+  runbook: 'runbook: health',
+  post: 'post: slack:C123',
+  rotation: 'rotation: [slack:U123, slack:U456]',
+  config: 'config: /etc/nginx/nginx.conf',
+  site: 'site: /etc/nginx/sites-enabled/app',
+  location: 'location: /api',
+  file: 'file: /var/log/app.log',
+  redis: 'redis: redis://127.0.0.1:6379',
+};
+
+function exampleFor(path: readonly Seg[]): string | undefined {
+  const pattern = path.map((s, i) => (typeof s === 'number' || (i === 1 && (path[0] === 'hosts' || path[0] === 'targets')) ? '*' : String(s))).join('.');
+  return EXAMPLES[pattern] ?? EXAMPLES[String(path[path.length - 1])];
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'nothing (null)';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return 'text';
+  return `a ${typeof v}`;
+}
+
+const EXPECTED: Record<string, string> = {
+  string: 'text',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  object: 'a mapping (key: value)',
+  record: 'a mapping (name: {...})',
+  array: 'a list',
+};
+
+/** Where a path points in the YAML, 1-based; `key` points at the key instead of its value. */
+function locate(ctx: IssueContext, path: readonly Seg[], key = false): { line: number; col: number } | undefined {
+  let node: unknown = ctx.doc.contents;
+  let found: Node | undefined = ctx.doc.contents ?? undefined;
+  for (const [i, seg] of path.entries()) {
+    if (isAlias(node)) node = node.resolve(ctx.doc);
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(seg));
+      if (!pair) break;
+      const last = i === path.length - 1;
+      node = pair.value;
+      found = (last && key) || !pair.value ? (pair.key as Node) : (pair.value as Node);
+    } else if (isSeq(node) && typeof seg === 'number' && node.items[seg]) {
+      node = node.items[seg];
+      found = node as Node;
+    } else {
+      break;
+    }
+  }
+  const offset = found?.range?.[0];
+  return offset === undefined ? undefined : ctx.lineCounter.linePos(offset);
+}
+
+/** Flattens record-key and union issues into the issues a person should read. */
+function flatten(issues: readonly Issue[], prefix: readonly Seg[] = []): FlatIssue[] {
+  const out: FlatIssue[] = [];
+  for (const issue of issues) {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === 'invalid_key') {
+      out.push(...flatten(issue.issues, path).map((i): FlatIssue => ({ ...i, isKey: true })));
+      continue;
+    }
+    if (issue.code === 'invalid_union' && !issue.message.includes(FIX_SEP)) {
+      // The input had the shape of exactly one alternative: report that one's problems.
+      const near = issue.errors.filter((errs) => errs.some((e) => e.path.length > 0 || (e.code !== 'invalid_type' && e.code !== 'invalid_value')));
+      if (near.length === 1) {
+        out.push(...flatten(near[0], path));
+        continue;
+      }
+    }
+    out.push({ ...issue, path });
+  }
+  return out;
+}
+
+function valueAt(raw: unknown, path: readonly Seg[]): unknown {
+  let v = raw;
+  for (const seg of path) v = isObj(v) || Array.isArray(v) ? (v as Record<PropertyKey, unknown>)[seg as string] : undefined;
+  return v;
+}
+
+function toErrors(issues: readonly Issue[], ctx: IssueContext): TriageError[] {
+  const raw = ctx.doc.toJS();
+  const errors: { err: TriageError; line: number }[] = [];
+  const seen = new Set<string>();
+  const add = (path: readonly Seg[], what: string, fix: string, atKey = false) => {
+    const pathText = fmtPath(path);
+    const id = `${pathText}\0${what}`;
+    if (seen.has(id)) return;
+    seen.add(id);
+    const pos = locate(ctx, path, atKey);
+    const where = pos ? ` (line ${pos.line}:${pos.col})` : '';
+    errors.push({
+      err: new TriageError('CONFIG_INVALID', `${what}${where}`, { file: ctx.file, path: pathText || undefined, fix }),
+      line: pos?.line ?? 0,
+    });
+  };
+
+  for (const issue of flatten(issues)) {
+    const path = issue.path;
+    const last = path[path.length - 1];
+    const isKey = issue.isKey === true;
+    if (issue.message.includes(FIX_SEP)) {
+      const [what, fix] = issue.message.split(FIX_SEP);
+      add(path, isKey ? `${what}: '${String(last)}'` : what, fix, isKey);
+      continue;
+    }
+    switch (issue.code) {
+      case 'unrecognized_keys': {
+        const known = keysAt(ConfigSchema, path.filter((s) => typeof s !== 'symbol'));
+        for (const key of issue.keys) {
+          const guess = closest(key, known);
+          add(
+            [...path, key],
+            `unknown key '${key}'${guess ? ` — did you mean '${guess}'?` : ''}`,
+            guess ? `rename '${key}' to '${guess}'` : `remove it; allowed here: ${known.join(', ')}`,
+            true,
+          );
+        }
+        break;
+      }
+      case 'invalid_type': {
+        const input = valueAt(raw, path);
+        const expected = EXPECTED[issue.expected] ?? issue.expected;
+        const example = exampleFor(path);
+        if (input === undefined) {
+          add(path, `missing required key '${String(last)}'`, example ? `add ${example}` : `add ${String(last)}: here`);
+        } else if (input === null) {
+          add(path, `'${String(last)}' is empty`, example ? `give it a value, e.g. ${example}` : `give it a value (${expected})`);
+        } else if (issue.expected === 'string' && (typeof input === 'number' || typeof input === 'boolean')) {
+          add(path, `expected text, got ${typeName(input)}`, `quote the value, e.g. ${String(last)}: "${String(input)}"`);
+        } else {
+          add(path, `expected ${expected}, got ${typeName(input)}`, example ? `write it like ${example}` : `change it to ${expected}`);
+        }
+        break;
+      }
+      case 'invalid_value': {
+        const allowed = issue.values.map(String);
+        const input = valueAt(raw, path);
+        const guess = typeof input === 'string' ? closest(input, allowed) : undefined;
+        add(
+          path,
+          `${typeof input === 'string' ? `'${input}' is not allowed` : 'value not allowed'}${guess ? ` — did you mean '${guess}'?` : ''}`,
+          `use one of: ${allowed.join(', ')}`,
+        );
+        break;
+      }
+      case 'too_small':
+      case 'too_big': {
+        const bound = Number(issue.code === 'too_small' ? issue.minimum : issue.maximum);
+        if (issue.origin === 'array') add(path, issue.code === 'too_small' ? `needs at least ${bound} entries` : `has more than ${bound} entries`, 'fix the list length');
+        else if (issue.origin === 'string') add(path, issue.code === 'too_small' ? 'is empty' : `is longer than ${bound} characters`, 'shorten or fill it in');
+        else add(path, `must be ${issue.code === 'too_small' ? 'at least' : 'at most'} ${bound}`, `use a value ${issue.code === 'too_small' ? '>=' : '<='} ${bound}`);
+        break;
+      }
+      default: {
+        const example = exampleFor(path);
+        add(path, issue.message, example ? `write it like ${example}` : 'see examples/triage.yaml for the expected form', isKey);
+      }
+    }
+  }
+  return errors.sort((a, b) => a.line - b.line).map((e) => e.err);
+}
+
+function yamlFix(code: string, line: number | undefined): string {
+  const at = line ? ` on line ${line}` : '';
+  switch (code) {
+    case 'DUPLICATE_KEY':
+      return `remove or rename the repeated key${at}`;
+    case 'TAB_AS_INDENT':
+      return `indent with spaces, not tabs${at}`;
+    case 'BAD_INDENT':
+    case 'MISSING_CHAR':
+      return `line up keys at the same level with the same number of spaces${at}, and put ': ' after each key`;
+    case 'BLOCK_AS_IMPLICIT_KEY':
+    case 'MULTILINE_IMPLICIT_KEY':
+      return `put a space after ':'${at}, or quote values that contain ': '`;
+    default:
+      return `fix the YAML${at}: check indentation, the ': ' after keys, and quote values that contain : # [ ] { } or *`;
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The `local` executor: runs commands on the worker's own machine
+ * (`address: local` in config) through the same persistent-shell driver the
+ * SSH executor uses, so a step behaves the same wherever it runs.
+ *
+ * Deliberately left out: running as another user (the worker's user runs it).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { TriageError } from '../errors.ts';
+import type { ExecOptions, ExecResult, Executor, HostSpec } from './executor.ts';
+import { ShellSession } from './shell-session.ts';
+import { SessionPool } from './session-pool.ts';
+
+/** Options for {@link LocalExecutor}. */
+export interface LocalExecutorOptions {
+  /** Shell sessions kept open at once. Default 8. */
+  maxSessions?: number;
+}
+
+export class LocalExecutor implements Executor {
+  private readonly children = new Set<ChildProcess>();
+  private readonly pool: SessionPool;
+
+  constructor(opts: LocalExecutorOptions = {}) {
+    this.pool = new SessionPool(() => this.open(), opts.maxSessions ?? 8);
+  }
+
+  async exec(_host: HostSpec, command: string, opts?: ExecOptions): Promise<ExecResult> {
+    return this.pool.use((s) => s.run(command, opts));
+  }
+
+  async close(): Promise<void> {
+    this.pool.close();
+    for (const c of this.children) if (c.exitCode === null) c.kill('SIGTERM');
+    this.children.clear();
+  }
+
+  private async open(): Promise<ShellSession> {
+    const child = spawn('sh', [], { stdio: ['pipe', 'pipe', 'ignore'] });
+    this.children.add(child);
+    child.on('exit', () => this.children.delete(child));
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', (e) => reject(new TriageError('EXEC_FAILED', `cannot start sh on this machine: ${e.message}`)));
+    });
+    const session = new ShellSession(
+      child.stdin!,
+      child.stdout!,
+      async (pgid) => {
+        try {
+          process.kill(-pgid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      },
+      'local',
+    );
+    await session.ready();
+    return session;
+  }
+}

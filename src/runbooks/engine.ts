@@ -1,0 +1,330 @@
+/**
+ * The engine: runs a runbook's steps on one host ({@link runHost}), then
+ * reasons across all steps and hosts to rank findings and name the single
+ * most likely cause ({@link diagnose}). {@link runRunbook} does both, hosts in
+ * parallel; the queue worker calls the two halves separately so host work can
+ * spread over workers and resume after a crash.
+ *
+ * Deliberately left out: queueing, persistence and chat. Progress leaves
+ * through `onStep`; approvals for host-changing steps come in through `approve`.
+ */
+import { isTriageError, TriageError } from '../errors.ts';
+import type { Executor, HostSpec } from '../executors/executor.ts';
+import { redact, redactDeep } from '../redact.ts';
+import { evaluateExpr, truthy } from './expr.ts';
+import type { ParamValue } from './params.ts';
+import {
+  ENGINE_CAUSES,
+  type Finding,
+  type HostResult,
+  type RunResult,
+  type StepResult,
+  type StepStatus,
+} from './result.ts';
+import type { Capture, FindingRule, Runbook, Severity, Step } from './schema.ts';
+import { MissingValueError, renderCommand, renderText } from './template.ts';
+
+/** The target's config facts as runbooks see them (`target.*`). */
+export type TargetFacts = { name: string } & Record<string, unknown>;
+
+/** Options for {@link runHost}. */
+export interface HostRunOptions {
+  runbook: Runbook;
+  target: TargetFacts;
+  host: HostSpec;
+  params: Record<string, ParamValue>;
+  executor: Executor;
+  /** Aborting kills the running step and skips the rest. */
+  signal?: AbortSignal;
+  /** Steps already finished (resuming after a crash): kept, not run again. */
+  done?: StepResult[];
+  /** Called after each step, awaited before the next one starts (so it can be persisted first). */
+  onStep?: (step: StepResult) => void | Promise<void>;
+  /** Asked before a step marked `changes: true`; default: never approved. */
+  approve?: (step: Step) => Promise<boolean>;
+  /** Characters of output kept per step in the result. Default 4000. */
+  maxOutputChars?: number;
+}
+
+const UNREACHABLE_CODES = new Set(['SSH_CONNECT', 'SSH_AUTH', 'SSH_HOSTKEY']);
+
+/** Builds the expression context for one host from its finished steps. */
+export function hostContext(target: TargetFacts, host: HostSpec, params: Record<string, ParamValue>, steps: StepResult[]): Record<string, unknown> {
+  const ctx: Record<string, unknown> = {
+    target,
+    host: { name: host.name, address: host.address, zone: host.zone ?? 'default' },
+    params,
+  };
+  for (const s of steps) ctx[s.id] = stepView(s);
+  return ctx;
+}
+
+function stepView(s: StepResult): Record<string, unknown> {
+  return { ...(s.captures ?? {}), status: s.status, exit: s.exitCode, output: s.output, ok: s.status === 'pass', ran: s.status !== 'skipped' };
+}
+
+/** Runs every step of the runbook on one host, in order. Never throws for host problems: they become the result. */
+export async function runHost(o: HostRunOptions): Promise<HostResult> {
+  const steps: StepResult[] = [...(o.done ?? [])];
+  const doneIds = new Set(steps.map((s) => s.id));
+  let unreachable = steps.find(isUnreachable);
+
+  for (const step of o.runbook.steps) {
+    if (doneIds.has(step.id)) continue;
+    let result: StepResult;
+    if (unreachable) result = skipped(step, 'host unreachable');
+    else if (o.signal?.aborted) result = skipped(step, 'cancelled');
+    else result = await runStep(o, step, hostContext(o.target, o.host, o.params, steps));
+    if (!unreachable && isUnreachable(result)) unreachable = result;
+    steps.push(result);
+    await o.onStep?.(result);
+  }
+  return {
+    host: o.host.name,
+    reachable: !unreachable,
+    ...(unreachable ? { error: { code: unreachable.errorCode!, message: unreachable.reason ?? '' } } : {}),
+    steps: o.runbook.steps.map((s) => steps.find((r) => r.id === s.id)).filter((s): s is StepResult => !!s),
+  };
+}
+
+function isUnreachable(s: StepResult): boolean {
+  return s.status === 'error' && UNREACHABLE_CODES.has(s.errorCode ?? '');
+}
+
+async function runStep(o: HostRunOptions, step: Step, ctx: Record<string, unknown>): Promise<StepResult> {
+  const started = Date.now();
+  if (step.when && !truthy(evaluateExpr(step.when, ctx))) return skipped(step, `condition not met: ${step.when}`);
+  let command: string;
+  try {
+    command = renderCommand(step.run, ctx);
+  } catch (e) {
+    if (e instanceof MissingValueError) return skipped(step, e.message);
+    throw e;
+  }
+  if (step.changes) {
+    const ok = o.approve ? await o.approve(step) : false;
+    if (!ok) return skipped(step, 'changes the host and was not approved');
+  }
+  let r: Awaited<ReturnType<Executor['exec']>>;
+  try {
+    r = await o.executor.exec(o.host, command, { timeoutMs: step.timeout, signal: o.signal });
+  } catch (e) {
+    const code = isTriageError(e) ? e.code : 'EXEC_FAILED';
+    const msg = redact(e instanceof Error ? e.message : String(e));
+    return {
+      id: step.id,
+      title: title(step, ctx),
+      status: 'error',
+      exitCode: null,
+      durationMs: Date.now() - started,
+      output: '',
+      reason: msg,
+      errorCode: code,
+    };
+  }
+  if (r.aborted) return { ...skipped(step, 'cancelled'), durationMs: r.durationMs };
+
+  const captures = extract(step.capture, r.stdout, r.stderr);
+  const output = clip(redact(joinOutput(r.stdout, r.stderr)), o.maxOutputChars ?? 4000, r.truncated);
+  const view = { ...captures, status: 'pass', exit: r.exitCode, output: `${r.stdout}\n${r.stderr}`, ok: true, ran: true };
+  const stepCtx = { ...ctx, [step.id]: view };
+  let status: StepStatus;
+  if (r.timedOut) status = 'timeout';
+  else status = judge(step, stepCtx, r.exitCode);
+  return {
+    id: step.id,
+    title: title(step, ctx),
+    status,
+    exitCode: r.exitCode,
+    durationMs: r.durationMs,
+    output,
+    ...(r.timedOut ? { reason: `no answer within ${Math.round(step.timeout / 1000)} s; killed` } : {}),
+    ...(r.truncated ? { truncated: true } : {}),
+    captures: redactDeep(captures),
+  };
+}
+
+function judge(step: Step, ctx: Record<string, unknown>, exitCode: number | null): StepStatus {
+  const rules = step.status;
+  if (rules.fail && truthy(evaluateExpr(rules.fail, ctx))) return 'fail';
+  if (rules.warn && truthy(evaluateExpr(rules.warn, ctx))) return 'warn';
+  if (rules.pass) return truthy(evaluateExpr(rules.pass, ctx)) ? 'pass' : 'fail';
+  if (rules.fail || rules.warn) return 'pass';
+  return exitCode === 0 ? 'pass' : 'fail';
+}
+
+function extract(spec: Record<string, Capture>, stdout: string, stderr: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, c] of Object.entries(spec)) {
+    const text = c.from === 'stdout' ? stdout : c.from === 'stderr' ? stderr : `${stdout}\n${stderr}`;
+    const re = new RegExp(c.regex, `gm${c.flags}`);
+    const all = [...text.matchAll(re)].map((m) => m[c.group] ?? '');
+    switch (c.type) {
+      case 'bool':
+        out[name] = all.length > 0;
+        break;
+      case 'count':
+        out[name] = all.length;
+        break;
+      case 'list':
+        out[name] = all;
+        break;
+      case 'numbers':
+        out[name] = all.map(Number).filter(Number.isFinite);
+        break;
+      case 'number': {
+        const n = all.length ? Number(all[0]) : Number.NaN;
+        out[name] = Number.isFinite(n) ? n : null;
+        break;
+      }
+      default:
+        out[name] = all.length ? all[0] : null;
+    }
+  }
+  return out;
+}
+
+function title(step: Step, ctx: Record<string, unknown>): string {
+  return renderText(step.title, ctx).text || step.id;
+}
+
+function skipped(step: Step, reason: string): StepResult {
+  return { id: step.id, title: step.title.replace(/\$\{\{[^}]*\}\}/g, '…'), status: 'skipped', exitCode: null, durationMs: 0, output: '', reason };
+}
+
+function joinOutput(stdout: string, stderr: string): string {
+  const a = stdout.replace(/\s+$/, '');
+  const b = stderr.replace(/\s+$/, '');
+  return a && b ? `${a}\n${b}` : a || b;
+}
+
+function clip(s: string, max: number, truncatedRemotely: boolean): string {
+  if (s.length <= max) return truncatedRemotely ? `${s}\n… [output truncated]` : s;
+  return `${s.slice(0, max)}\n… [output truncated, ${s.length - max} more characters]`;
+}
+
+// ---------------------------------------------------------------- diagnosis
+
+const SEVERITY_ORDER: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
+
+/** Inputs for {@link diagnose}. */
+export interface DiagnoseInput {
+  runId: string;
+  runbook: Runbook;
+  target: TargetFacts;
+  hostSpecs: HostSpec[];
+  params: Record<string, ParamValue>;
+  hosts: HostResult[];
+  startedAt: string;
+  durationMs: number;
+}
+
+/** Ranks findings across steps and hosts and names the most likely cause. */
+export function diagnose(input: DiagnoseInput): RunResult {
+  const ranked: { f: Finding; rank: number; hostIdx: number }[] = [];
+  input.hosts.forEach((hr, hostIdx) => {
+    const spec = input.hostSpecs.find((h) => h.name === hr.host) ?? { name: hr.host, address: '?' };
+    if (!hr.reachable) {
+      ranked.push({ f: unreachableFinding(hr), rank: 2000, hostIdx });
+      return;
+    }
+    const ctx = hostContext(input.target, spec, input.params, hr.steps);
+    const seen = new Set<string>();
+    const add = (rule: FindingRule, rank: number, severity: Severity) => {
+      if (seen.has(rule.code)) return;
+      seen.add(rule.code);
+      ranked.push({ f: renderFinding(rule, ctx, hr.host, severity), rank, hostIdx });
+    };
+    input.runbook.findings.forEach((rule, i) => {
+      if (rule.when && truthy(evaluateExpr(rule.when, ctx))) add(rule, i, rule.severity);
+    });
+    input.runbook.steps.forEach((step, i) => {
+      const r = hr.steps.find((s) => s.id === step.id);
+      if (!step.finding || !r || (r.status !== 'fail' && r.status !== 'warn')) return;
+      if (step.finding.when && !truthy(evaluateExpr(step.finding.when, ctx))) return;
+      add(step.finding, 1000 + i, r.status === 'warn' && step.finding.severity === 'critical' ? 'warning' : step.finding.severity);
+    });
+  });
+  ranked.sort((a, b) => SEVERITY_ORDER[a.f.severity] - SEVERITY_ORDER[b.f.severity] || a.rank - b.rank || a.hostIdx - b.hostIdx);
+  const findings = ranked.map((r) => r.f);
+  const top = findings.find((f) => f.severity !== 'info');
+  const allDown = input.hosts.length > 0 && input.hosts.every((h) => !h.reachable);
+  const status = allDown ? 'error' : top ? 'unhealthy' : 'healthy';
+  let summary: string;
+  if (top) {
+    const where = [...new Set(findings.filter((f) => f.code === top.code).map((f) => f.host))];
+    summary = `${top.title} (${where.join(', ')})`;
+  } else {
+    const ctx = hostContext(input.target, input.hostSpecs[0] ?? { name: '', address: '' }, input.params, input.hosts[0]?.steps ?? []);
+    summary = renderText(input.runbook.healthy, ctx).text;
+  }
+  return {
+    runId: input.runId,
+    runbook: input.runbook.name,
+    target: input.target.name,
+    status,
+    cause: top?.code ?? null,
+    summary: redact(summary),
+    findings: redactDeep(findings),
+    hosts: input.hosts,
+    startedAt: input.startedAt,
+    durationMs: input.durationMs,
+  };
+}
+
+function renderFinding(rule: FindingRule, ctx: Record<string, unknown>, host: string, severity: Severity): Finding {
+  const evidence = rule.evidence
+    .map((e) => renderText(e, ctx))
+    .filter((e) => !e.missing && e.text)
+    .map((e) => e.text);
+  return { code: rule.code, severity, host, title: renderText(rule.title, ctx).text, evidence, fix: renderText(rule.fix, ctx).text };
+}
+
+function unreachableFinding(hr: HostResult): Finding {
+  const code = hr.error?.code === 'SSH_HOSTKEY' ? ENGINE_CAUSES.hostKeyMismatch : ENGINE_CAUSES.hostUnreachable;
+  const message = hr.error?.message ?? 'host could not be reached';
+  if (code === ENGINE_CAUSES.hostKeyMismatch) {
+    return {
+      code,
+      severity: 'critical',
+      host: hr.host,
+      title: `SECURITY: ${hr.host} presented an unexpected SSH host key — possible man-in-the-middle; nothing was run there`,
+      evidence: [message],
+      fix: `verify the host's key out of band (console, cloud provider) before updating hosts.${hr.host}.hostKey / knownHosts`,
+    };
+  }
+  return {
+    code,
+    severity: 'critical',
+    host: hr.host,
+    title: `cannot reach ${hr.host} over SSH`,
+    evidence: [message],
+    fix: `check that ${hr.host} is up, sshd runs, and this worker's network (zone) can reach it`,
+  };
+}
+
+/** Options for {@link runRunbook}. */
+export interface RunbookRunOptions extends Omit<HostRunOptions, 'host' | 'done' | 'onStep'> {
+  runId: string;
+  hosts: HostSpec[];
+  onStep?: (host: string, step: StepResult) => void | Promise<void>;
+}
+
+/** Runs the runbook on every host (in parallel) and diagnoses: the whole pipeline without a queue. */
+export async function runRunbook(o: RunbookRunOptions): Promise<RunResult> {
+  if (o.hosts.length === 0) throw new TriageError('TARGET_UNKNOWN', `target ${o.target.name} has no hosts`);
+  const startedAt = new Date();
+  const hosts = await Promise.all(
+    o.hosts.map((host) => runHost({ ...o, host, onStep: o.onStep ? (s) => o.onStep!(host.name, s) : undefined })),
+  );
+  return diagnose({
+    runId: o.runId,
+    runbook: o.runbook,
+    target: o.target,
+    hostSpecs: o.hosts,
+    params: o.params,
+    hosts,
+    startedAt: startedAt.toISOString(),
+    durationMs: Date.now() - startedAt.getTime(),
+  });
+}

@@ -1,0 +1,204 @@
+/**
+ * Finds, parses and checks runbooks: the built-ins shipped in `builtin/` and
+ * any directories the user adds. A runbook that does not pass the schema and
+ * the expression/template checks is refused with every problem listed
+ * (file, path, line, fix) — nothing half-valid is ever run.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LineCounter, parseDocument } from 'yaml';
+import type { ZodError } from 'zod';
+import { clip } from '../text.ts';
+import { TriageError, TriageErrors } from '../errors.ts';
+import { compileExpr } from './expr.ts';
+import { type Runbook, RunbookSchema } from './schema.ts';
+import { templateExprs } from './template.ts';
+
+/** Where the built-in runbooks live. */
+export const BUILTIN_DIR = fileURLToPath(new URL('./builtin/', import.meta.url));
+
+/** A runbook and the file it came from. */
+export interface LoadedRunbook {
+  runbook: Runbook;
+  file: string;
+  builtin: boolean;
+}
+
+/** Parses and checks one runbook file; throws `TriageErrors` listing every problem. */
+export function loadRunbookFile(file: string, builtin = false): LoadedRunbook {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new TriageError('RUNBOOK_INVALID', `cannot read runbook: ${(e as Error).message}`, { file });
+  }
+  return parseRunbook(text, file, builtin);
+}
+
+/** Parses and checks runbook YAML text. */
+export function parseRunbook(text: string, file: string, builtin = false): LoadedRunbook {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    throw new TriageErrors(
+      doc.errors.map((e) => {
+        const pos = lc.linePos(e.pos[0]);
+        return new TriageError('RUNBOOK_YAML', `line ${pos.line}:${pos.col}: ${e.message.split('\n')[0]}`, {
+          file,
+          fix: 'fix the YAML syntax (indentation, quotes, a missing colon)',
+        });
+      }),
+    );
+  }
+  const line = (path: (string | number)[]) => {
+    const node = doc.getIn(path, true) as { range?: [number, number] } | undefined;
+    return node?.range ? lc.linePos(node.range[0]).line : undefined;
+  };
+  const parsed = RunbookSchema.safeParse(doc.toJS());
+  if (!parsed.success) throw new TriageErrors(zodProblems(parsed.error, file, line));
+  const problems = lintRunbook(parsed.data, file, line);
+  if (problems.length) throw new TriageErrors(problems);
+  return { runbook: parsed.data, file, builtin };
+}
+
+function zodProblems(err: ZodError, file: string, line: (p: (string | number)[]) => number | undefined): TriageError[] {
+  return err.issues.map((i) => {
+    const path = i.path.map(String);
+    const at = line(i.path as (string | number)[]);
+    let message = i.message;
+    let fix: string | undefined;
+    if (i.code === 'unrecognized_keys') {
+      message = `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${k}'`).join(', ')}`;
+      fix = 'remove it or check the spelling (see `triage schema` for the format)';
+    } else if (i.code === 'invalid_type') {
+      fix = `expected ${i.expected}`;
+    }
+    return new TriageError('RUNBOOK_INVALID', `${at ? `line ${at}: ` : ''}${message}`, { file, path: path.join('.') || undefined, fix });
+  });
+}
+
+/** Checks what the schema cannot: expressions compile, and commands only use config facts, params and numeric captures. */
+export function lintRunbook(rb: Runbook, file: string, line: (p: (string | number)[]) => number | undefined = () => undefined): TriageError[] {
+  const out: TriageError[] = [];
+  const at = (path: (string | number)[]) => {
+    const l = line(path);
+    return l ? `line ${l}: ` : '';
+  };
+  const check = (src: string | undefined, path: (string | number)[]) => {
+    if (!src) return;
+    try {
+      compileExpr(src);
+    } catch (e) {
+      out.push(new TriageError('RUNBOOK_INVALID', `${at(path)}${(e as Error).message}`, { file, path: path.join('.'), fix: 'fix the expression' }));
+    }
+  };
+  const checkText = (tpl: string, path: (string | number)[]) => {
+    for (const expr of templateExprs(tpl)) check(expr, path);
+  };
+  const stepIds = rb.steps.map((s) => s.id);
+  rb.steps.forEach((step, i) => {
+    const base = ['steps', i];
+    check(step.when, [...base, 'when']);
+    for (const k of ['fail', 'warn', 'pass'] as const) check(step.status[k], [...base, 'status', k]);
+    checkText(step.title, [...base, 'title']);
+    if (step.finding) {
+      check(step.finding.when, [...base, 'finding', 'when']);
+      for (const t of [step.finding.title, step.finding.fix, ...step.finding.evidence]) checkText(t, [...base, 'finding']);
+    }
+    const earlier = new Set(stepIds.slice(0, i));
+    for (const expr of templateExprs(step.run)) {
+      let paths: string[];
+      try {
+        paths = compileExpr(expr).paths;
+      } catch (e) {
+        out.push(new TriageError('RUNBOOK_INVALID', `${at([...base, 'run'])}${(e as Error).message}`, { file, path: [...base, 'run'].join('.') }));
+        continue;
+      }
+      for (const p of paths) {
+        const [root, cap] = p.split('.');
+        if (root === 'target' || root === 'host' || root === 'params') continue;
+        const prior = rb.steps.find((s) => s.id === root);
+        const numeric = prior && earlier.has(root!) && cap && ['number', 'numbers', 'count'].includes(prior.capture[cap]?.type ?? '');
+        if (!numeric) {
+          out.push(
+            new TriageError('RUNBOOK_INVALID', `${at([...base, 'run'])}command uses "${p}"`, {
+              file,
+              path: [...base, 'run'].join('.'),
+              fix: 'commands may only use target.*, host.*, params.* and numeric captures of earlier steps',
+            }),
+          );
+        }
+      }
+      for (const p of paths) {
+        if (p.startsWith('params.') && !rb.params.some((x) => x.name === p.split('.')[1])) {
+          out.push(new TriageError('RUNBOOK_INVALID', `${at([...base, 'run'])}unknown parameter "${p}"`, { file, path: [...base, 'run'].join('.'), fix: 'declare it under params:' }));
+        }
+      }
+    }
+  });
+  rb.findings.forEach((f, i) => {
+    if (!f.when) out.push(new TriageError('RUNBOOK_INVALID', `${at(['findings', i])}a runbook-level finding needs "when"`, { file, path: `findings.${i}.when` }));
+    check(f.when, ['findings', i, 'when']);
+    for (const t of [f.title, f.fix, ...f.evidence]) checkText(t, ['findings', i]);
+  });
+  checkText(rb.healthy, ['healthy']);
+  return out;
+}
+
+/** All runbooks Triage knows: built-ins plus user directories (a user runbook may replace a built-in of the same name). */
+export class RunbookLibrary {
+  private readonly byName = new Map<string, LoadedRunbook>();
+  private readonly byAlias = new Map<string, string>();
+
+  /** Loads the built-ins and every `*.yaml`/`*.yml` in `dirs`. Throws `TriageErrors` listing every bad file. */
+  static load(opts: { dirs?: string[]; builtin?: boolean } = {}): RunbookLibrary {
+    const lib = new RunbookLibrary();
+    const errors: TriageError[] = [];
+    const sources: [string, boolean][] = [];
+    if (opts.builtin !== false) sources.push([BUILTIN_DIR, true]);
+    for (const d of opts.dirs ?? []) sources.push([d, false]);
+    for (const [dir, builtin] of sources) {
+      let files: string[];
+      try {
+        files = readdirSync(dir).filter((f) => ['.yaml', '.yml'].includes(extname(f))).sort();
+      } catch (e) {
+        errors.push(new TriageError('RUNBOOK_INVALID', `cannot read runbook directory: ${(e as Error).message}`, { file: dir }));
+        continue;
+      }
+      for (const f of files) {
+        try {
+          lib.add(loadRunbookFile(join(dir, f), builtin));
+        } catch (e) {
+          if (e instanceof TriageErrors) errors.push(...e.errors);
+          else if (e instanceof TriageError) errors.push(e);
+          else throw e;
+        }
+      }
+    }
+    if (errors.length) throw new TriageErrors(errors);
+    return lib;
+  }
+
+  add(lr: LoadedRunbook): void {
+    this.byName.set(lr.runbook.name, lr);
+    for (const a of lr.runbook.aliases) this.byAlias.set(a, lr.runbook.name);
+  }
+
+  /** By name or alias; unknown → `RUNBOOK_UNKNOWN` listing what exists. */
+  get(nameOrAlias: string): Runbook {
+    const lr = this.byName.get(nameOrAlias) ?? this.byName.get(this.byAlias.get(nameOrAlias) ?? '');
+    if (!lr) {
+      throw new TriageError('RUNBOOK_UNKNOWN', `no runbook "${clip(nameOrAlias)}"`, { fix: `known runbooks: ${this.names().join(', ')}` });
+    }
+    return lr.runbook;
+  }
+
+  names(): string[] {
+    return [...this.byName.keys()].sort();
+  }
+
+  list(): LoadedRunbook[] {
+    return this.names().map((n) => this.byName.get(n)!);
+  }
+}
