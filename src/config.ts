@@ -14,7 +14,7 @@
  * chat bot can load the same file without the SSH keys being present.
  */
 import { createHmac } from 'node:crypto';
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { homedir } from 'node:os';
@@ -168,7 +168,7 @@ const Cron = z.string().superRefine((expr, ctx) => {
   if (problem) {
     ctx.addIssue({
       code: 'custom',
-      message: say(`cron ${problem}`, 'write 5 fields "min hour day month weekday", e.g. "0 9 * * 1-5", or 6 with seconds first'),
+      message: say(`invalid cron: ${problem}`, 'write 5 fields "min hour day month weekday", e.g. "0 9 * * 1-5", or 6 with seconds first'),
     });
   }
 });
@@ -930,7 +930,6 @@ export function lintConfig(loaded: LoadedConfig): TriageError[] {
       const scan = `ssh-keyscan -p ${h.port} ${h.address}`;
       let text: string;
       try {
-        accessSync(h.knownHosts, constants.R_OK);
         text = readFileSync(h.knownHosts, 'utf8');
       } catch (err) {
         problems.push(
@@ -1202,7 +1201,7 @@ function valueAt(raw: unknown, path: readonly Seg[]): unknown {
 
 function toErrors(issues: readonly Issue[], ctx: IssueContext): TriageError[] {
   const raw = ctx.doc.toJS();
-  const errors: { err: TriageError; line: number }[] = [];
+  const errors: { err: TriageError; line: number; col: number }[] = [];
   const seen = new Set<string>();
   const add = (path: readonly Seg[], what: string, fix: string, atKey = false) => {
     const pathText = fmtPath(path);
@@ -1214,6 +1213,7 @@ function toErrors(issues: readonly Issue[], ctx: IssueContext): TriageError[] {
     errors.push({
       err: new TriageError('CONFIG_INVALID', `${what}${where}`, { file: ctx.file, path: pathText || undefined, fix }),
       line: pos?.line ?? 0,
+      col: pos?.col ?? 0,
     });
   };
 
@@ -1269,7 +1269,11 @@ function toErrors(issues: readonly Issue[], ctx: IssueContext): TriageError[] {
       case 'too_small':
       case 'too_big': {
         const bound = Number(issue.code === 'too_small' ? issue.minimum : issue.maximum);
-        if (issue.origin === 'array') add(path, issue.code === 'too_small' ? `needs at least ${bound} entries` : `has more than ${bound} entries`, 'fix the list length');
+        if (issue.origin === 'array') {
+          const example = exampleFor(path);
+          if (issue.code === 'too_big') add(path, `has more than ${bound} entries`, `keep at most ${bound}`);
+          else add(path, bound === 1 ? 'the list is empty' : `needs at least ${bound} entries`, example ? `write it like ${example}` : `add at least ${bound}`);
+        }
         else if (issue.origin === 'string') add(path, issue.code === 'too_small' ? 'is empty' : `is longer than ${bound} characters`, 'shorten or fill it in');
         else add(path, `must be ${issue.code === 'too_small' ? 'at least' : 'at most'} ${bound}`, `use a value ${issue.code === 'too_small' ? '>=' : '<='} ${bound}`);
         break;
@@ -1280,7 +1284,7 @@ function toErrors(issues: readonly Issue[], ctx: IssueContext): TriageError[] {
       }
     }
   }
-  return errors.sort((a, b) => a.line - b.line).map((e) => e.err);
+  return errors.sort((a, b) => a.line - b.line || a.col - b.col).map((e) => e.err);
 }
 
 function yamlFix(code: string, line: number | undefined): string {

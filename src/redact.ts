@@ -297,17 +297,23 @@ function looksLikeCredential(word: string): boolean {
 
 const PEM_BEGIN = /-----BEGIN ([A-Z0-9 ]{0,40}?)PRIVATE KEY-----/g;
 /** Lines after an unterminated BEGIN that still look like key material or PEM headers. */
-const PEM_TAIL = /(?:(?:\r?\n|\\n)(?:[A-Za-z0-9+/=]+|[A-Za-z-]+:[^\n\\]*)?)*/y;
+const PEM_TAIL = /(?:(?:\r?\n|\\n)(?:[A-Za-z0-9+/=]+|«redacted»|[A-Za-z-]+:[^\n\\]*)?(?=\r?\n|\\n|$))*/y;
 
 function redactPem(text: string): string {
   if (!text.includes('PRIVATE KEY-----')) return text;
   let out = '';
   let last = 0;
+  // Next END position per marker, so many unterminated BEGINs don't rescan the text each time.
+  const nextEnd = new Map<string, number>();
   PEM_BEGIN.lastIndex = 0;
   for (let m = PEM_BEGIN.exec(text); m; m = PEM_BEGIN.exec(text)) {
     const bodyStart = m.index + m[0].length;
     const endMarker = `-----END ${m[1]}PRIVATE KEY-----`;
-    const end = text.indexOf(endMarker, bodyStart);
+    let end = nextEnd.get(endMarker);
+    if (end === undefined || (end >= 0 && end < bodyStart)) {
+      end = text.indexOf(endMarker, bodyStart);
+      nextEnd.set(endMarker, end);
+    }
     let resume: number;
     let body: string;
     if (end >= 0) {
@@ -342,7 +348,10 @@ const KV = /(?<![\w.-])(-{0,2}[A-Za-z_][\w.-]*)(\\?["']?)([ \t]*(?:=>|[:=])[ \t]
 const DOUBLE_QUOTED = /"(?:[^"\\\n\r\0]|\\.)*"?/y;
 const SINGLE_QUOTED = /'[^'\n\r\0]*'?/y;
 const ESCAPED_QUOTED = /\\"(?:[^"\\\n\r\0]|\\[^"])*(?:\\")?/y;
-const LINE_VALUE = /[^\n\r\0]+/y;
+/** Words up to the end of the line, stopping before a following `NAME=` (as in `A=x B=y`). */
+const LINE_VALUE = /[^\s\0]+(?:[ \t]+(?![A-Za-z_][\w.-]*=)[^\s\0]+)*/y;
+const IN_DOUBLE_QUOTES = /[^\n\r\0"]+/y;
+const IN_SINGLE_QUOTES = /[^\n\r\0']+/y;
 const WORD_VALUE = /[^\s\0&;,"']+/y;
 const COLON_VALUE = /[^\n\r\0,}]+/y;
 
@@ -370,6 +379,7 @@ function locateValue(
   at: number,
   sep: string,
   lineStart: boolean,
+  openQuote: string | undefined,
 ): { start: number; end: number; next: number } | null {
   const c = text[at];
   if (c === undefined || c === '{' || c === '[') return null; // nested objects: their own keys are checked
@@ -383,7 +393,17 @@ function locateValue(
     const closed = next - at >= 4 && text.slice(next - 2, next) === '\\"';
     return { start: at + 2, end: closed ? next - 2 : next, next };
   }
-  const re = sep.includes(':') ? COLON_VALUE : lineStart ? LINE_VALUE : WORD_VALUE;
+  // Inside a quoted string ("DB_PASSWORD=a b" in docker inspect), the value runs to the closing quote.
+  const re =
+    openQuote === '"'
+      ? IN_DOUBLE_QUOTES
+      : openQuote === "'"
+        ? IN_SINGLE_QUOTES
+        : sep.includes(':')
+          ? COLON_VALUE
+          : lineStart
+            ? LINE_VALUE
+            : WORD_VALUE;
   const next = matchAt(re, text, at);
   let end = next;
   while (end > at && (text[end - 1] === ' ' || text[end - 1] === '\t')) end--;
@@ -395,14 +415,15 @@ function redactPairs(text: string): string {
   let last = 0;
   KV.lastIndex = 0;
   for (let m = KV.exec(text); m; m = KV.exec(text)) {
-    const [whole, name, , sepRaw] = m;
+    const [whole, name, closeQuote, sepRaw] = m;
     const sep = sepRaw.trim();
     const prev = text[m.index - 1];
     const inQuery = (prev === '?' || prev === '&') && sep === '=';
     if (!isSecretName(name) && !(inQuery && QUERY_SECRETS.has(name.toLowerCase()))) continue;
     const at = m.index + whole.length;
     const lineStart = sep === '=' && !inQuery && atLineStart(text, m.index);
-    const loc = locateValue(text, at, sep, lineStart);
+    const openQuote = !closeQuote && (prev === '"' || prev === "'") ? prev : undefined;
+    const loc = locateValue(text, at, sep, lineStart, openQuote);
     if (!loc) continue;
     let start = loc.start;
     const value = text.slice(start, loc.end);

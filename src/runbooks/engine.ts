@@ -149,7 +149,6 @@ function judge(step: Step, ctx: Record<string, unknown>, exitCode: number | null
   if (rules.fail && truthy(evaluateExpr(rules.fail, ctx))) return 'fail';
   if (rules.warn && truthy(evaluateExpr(rules.warn, ctx))) return 'warn';
   if (rules.pass) return truthy(evaluateExpr(rules.pass, ctx)) ? 'pass' : 'fail';
-  if (rules.fail || rules.warn) return 'pass';
   return exitCode === 0 ? 'pass' : 'fail';
 }
 

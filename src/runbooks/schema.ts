@@ -117,8 +117,9 @@ export const StepSchema = z
     changes: z.boolean().default(false),
     capture: z.record(Identifier, CaptureSchema).default({}),
     /**
-     * Status rules, checked in order fail → warn → pass. With none: exit 0 is
-     * `pass`, anything else `fail`. With only `pass`: `pass` when it holds, else `fail`.
+     * Status rules, checked in order: `fail` holds → fail; `warn` holds → warn;
+     * `pass` given → pass when it holds, else fail; otherwise exit 0 is pass,
+     * anything else fail.
      */
     status: z
       .object({ fail: z.string().optional(), warn: z.string().optional(), pass: z.string().optional() })

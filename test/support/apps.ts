@@ -337,7 +337,11 @@ async function launch(o: {
       return { proc, exitCode: res.code };
     }
     const port = o.expect.listenPort;
-    await waitUntil(`${o.marker} to listen on 127.0.0.1:${port}`, async () => (await tcpProbe('127.0.0.1', port), true), {
+    const accepts = async (): Promise<boolean> => {
+      await tcpProbe('127.0.0.1', port);
+      return true;
+    };
+    await waitUntil(`${o.marker} to listen on 127.0.0.1:${port}`, accepts, {
       timeoutMs: LISTEN_WAIT_MS,
       intervalMs: 30,
       abort: () => (proc.hasExited() ? `it exited early. Log:\n${log()}` : undefined),

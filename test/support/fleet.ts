@@ -116,23 +116,30 @@ function sshdConfig(o: { addresses: string[]; port: number; hostKey: string; pid
   return `${lines.filter((l) => !unsupportedDirectives?.has(l.split(' ')[0])).join('\n')}\n`;
 }
 
-/** Learns once which optional directives this sshd rejects. */
-async function probeDirectives(dir: string, cfgArgs: Parameters<typeof sshdConfig>[0]): Promise<void> {
-  if (unsupportedDirectives) return;
-  unsupportedDirectives = new Set();
-  const cfg = path.join(dir, 'sshd-probe.conf');
-  for (let i = 0; i <= OPTIONAL_DIRECTIVES.length; i++) {
-    await fsp.writeFile(cfg, sshdConfig(cfgArgs));
-    try {
-      await execFileP(SSHD, ['-t', '-f', cfg]);
-      return;
-    } catch (err) {
-      const msg = String((err as { stderr?: string }).stderr ?? err);
-      const bad = OPTIONAL_DIRECTIVES.find((d) => !unsupportedDirectives!.has(d) && msg.includes(d));
-      if (!bad) throw new Error(`sshd rejects the test config: ${msg.trim()}`);
-      unsupportedDirectives.add(bad);
+/** Learns once which optional directives this sshd rejects (concurrent callers share the probe). */
+let directivesProbed: Promise<void> | undefined;
+function probeDirectives(dir: string, cfgArgs: Parameters<typeof sshdConfig>[0]): Promise<void> {
+  directivesProbed ??= (async () => {
+    const rejected = new Set<string>();
+    unsupportedDirectives = rejected;
+    const cfg = path.join(dir, 'sshd-probe.conf');
+    for (let i = 0; i <= OPTIONAL_DIRECTIVES.length; i++) {
+      await fsp.writeFile(cfg, sshdConfig(cfgArgs));
+      try {
+        await execFileP(SSHD, ['-t', '-f', cfg]);
+        return;
+      } catch (err) {
+        const msg = String((err as { stderr?: string }).stderr ?? err);
+        const bad = OPTIONAL_DIRECTIVES.find((d) => !rejected.has(d) && msg.includes(d));
+        if (!bad) throw new Error(`sshd rejects the test config: ${msg.trim()}`);
+        rejected.add(bad);
+      }
     }
-  }
+  })().catch((err: unknown) => {
+    directivesProbed = undefined;
+    throw err;
+  });
+  return directivesProbed;
 }
 
 interface SshdProcess {
