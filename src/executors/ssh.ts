@@ -12,6 +12,7 @@
  *
  * Deliberately left out: jump hosts, password auth, SFTP.
  */
+import { createHash } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { Client, type ClientChannel } from 'ssh2';
 import { TriageError } from '../errors.ts';
@@ -62,8 +63,14 @@ export class SshExecutor implements Executor {
     this.conns.clear();
   }
 
+  /** A pooled connection is only reused for the same address, user, credentials and trust settings. */
   private key(h: HostSpec): string {
-    return `${h.user}@${h.address}:${h.port ?? 22}/${h.name}`;
+    const trust = createHash('sha256')
+      .update(JSON.stringify([h.hostKey ?? '', h.knownHosts ?? '', h.agent ?? false, h.passphrase ?? '']))
+      .update(h.privateKey ?? '')
+      .digest('hex')
+      .slice(0, 16);
+    return `${h.user}@${h.address}:${h.port ?? 22}/${h.name}/${trust}`;
   }
 
   private connection(host: HostSpec): Conn {

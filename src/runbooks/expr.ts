@@ -122,7 +122,8 @@ function regex(source: string): RegExp {
   try {
     re = new RegExp(source, 'm');
   } catch (err) {
-    throw new TriageError('EXPR_INVALID', `invalid regular expression '${source}': ${(err as Error).message}`, {
+    const why = (err as Error).message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '');
+    throw new TriageError('EXPR_INVALID', `invalid regular expression '${source}' (${why})`, {
       fix: "remember backslashes in regexes, e.g. '\\d+' for digits",
       cause: err,
     });
@@ -260,7 +261,11 @@ type Token =
   | { kind: 'eof'; col: number; text: string };
 
 const KEYWORD_OPS = new Set(['in']);
-const LITERALS: Record<string, unknown> = { true: true, false: false, null: null };
+const LITERALS = new Map<string, unknown>([
+  ['true', true],
+  ['false', false],
+  ['null', null],
+]);
 const TWO_CHAR_OPS = new Set(['==', '!=', '<=', '>=', '=~', '!~', '&&', '||']);
 const ONE_CHAR_OPS = new Set(['<', '>', '!', '+', '-', '*', '/', '%', '(', ')', '[', ']', ',']);
 const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"' };
@@ -269,9 +274,10 @@ const IDENT = /[A-Za-z_][A-Za-z0-9_]*/y;
 const DIGITS = /[0-9]+/y;
 const NUMBER = /[0-9]+(?:\.[0-9]+)?/y;
 
-function fail(source: string, col: number, what: string, fix = SYNTAX_FIX): TriageError {
-  const shown = source.length > 120 ? `${source.slice(0, 117)}...` : source;
-  return new TriageError('EXPR_INVALID', `${what} at column ${col}: ${shown}`, { fix });
+/** `expected ')' at column 14, found …: <source>` — `what` comes before the column, `more` after it. */
+function fail(source: string, col: number, what: string, more = '', fix = SYNTAX_FIX): TriageError {
+  const shown = source.length > 120 ? `${source.slice(0, 117)}...` : source || "''";
+  return new TriageError('EXPR_INVALID', `${what} at column ${col}${more ? `, ${more}` : ''}: ${shown}`, { fix });
 }
 
 function describe(tok: Token): string {
@@ -312,7 +318,7 @@ function tokenize(src: string): Token[] {
           value += src[j];
         }
       }
-      if (j >= src.length) throw fail(src, col, `unterminated string: expected a closing ${c}`);
+      if (j >= src.length) throw fail(src, col, 'unterminated string', `expected a closing ${c}`);
       out.push({ kind: 'str', col, text: src.slice(i, j + 1), value });
       i = j + 1;
       continue;
@@ -329,7 +335,7 @@ function tokenize(src: string): Token[] {
       }
       const text = src.slice(i, j);
       if (segments.length === 1 && KEYWORD_OPS.has(ident)) out.push({ kind: 'op', col, text });
-      else if (segments.length > 1 && (ident in LITERALS || KEYWORD_OPS.has(ident))) {
+      else if (segments.length > 1 && (LITERALS.has(ident) || KEYWORD_OPS.has(ident))) {
         throw fail(src, col, `'${ident}' is a keyword and cannot start a path`);
       } else out.push({ kind: 'path', col, text, segments });
       i = j;
@@ -346,7 +352,7 @@ function tokenize(src: string): Token[] {
       i++;
       continue;
     }
-    if (c === '=') throw fail(src, col, "expected '==' or '=~' (a single '=' is not an operator)");
+    if (c === '=') throw fail(src, col, "expected '==' or '=~'", "a single '=' is not an operator");
     if (c === '&') throw fail(src, col, "expected '&&'");
     if (c === '|') throw fail(src, col, "expected '||'");
     throw fail(src, col, `unexpected character '${c}'`);
@@ -438,10 +444,10 @@ class Parser {
   ) {}
 
   parse(): Node {
-    if (this.peek().kind === 'eof') throw fail(this.src, 1, 'expected an expression, got an empty string');
+    if (this.peek().kind === 'eof') throw fail(this.src, 1, 'expected an expression', 'got an empty string');
     const node = this.expr(1);
     const tok = this.peek();
-    if (tok.kind !== 'eof') throw fail(this.src, tok.col, `expected an operator or the end, found ${describe(tok)}`);
+    if (tok.kind !== 'eof') throw fail(this.src, tok.col, 'expected an operator or the end', `found ${describe(tok)}`);
     return node;
   }
 
@@ -460,12 +466,12 @@ class Parser {
 
   private expect(text: string, context: string): void {
     const tok = this.peek();
-    if (!this.isOp(text)) throw fail(this.src, tok.col, `expected '${text}' ${context}, found ${describe(tok)}`);
+    if (!this.isOp(text)) throw fail(this.src, tok.col, `expected '${text}'`, `found ${describe(tok)} ${context}`);
     this.pos++;
   }
 
   private enter(col: number): void {
-    if (++this.depth > MAX_DEPTH) throw fail(this.src, col, `expression nests more than ${MAX_DEPTH} levels deep`);
+    if (++this.depth > MAX_DEPTH) throw fail(this.src, col, `nesting deeper than ${MAX_DEPTH} levels`);
   }
 
   private expr(minPrec: number): Node {
@@ -511,18 +517,18 @@ class Parser {
       case 'op':
         if (tok.text === '(') {
           const inner = this.expr(1);
-          this.expect(')', `to close '(' from column ${tok.col}`);
+          this.expect(')', `(to close '(' from column ${tok.col})`);
           return inner;
         }
         if (tok.text === '[') return this.list(tok);
         break;
     }
-    throw fail(this.src, tok.col, `expected a value (literal, path, call or '('), found ${describe(tok)}`);
+    throw fail(this.src, tok.col, 'expected a value', `found ${describe(tok)}`);
   }
 
   private path(tok: Extract<Token, { kind: 'path' }>): Node {
-    if (tok.segments.length === 1 && tok.text in LITERALS) {
-      const value = LITERALS[tok.text];
+    if (tok.segments.length === 1 && LITERALS.has(tok.text)) {
+      const value = LITERALS.get(tok.text);
       return { ev: () => value, literal: { value } };
     }
     this.paths.add(tok.text);
@@ -537,14 +543,15 @@ class Parser {
       if (!this.isOp(',')) break;
       this.pos++;
     }
-    this.expect(']', `to close '[' from column ${open.col}`);
+    this.expect(']', `(to close '[' from column ${open.col})`);
     return { ev: (c) => items.map((ev) => ev(c) ?? null) };
   }
 
   private call(name: Extract<Token, { kind: 'path' }>): Node {
     const fn = Object.hasOwn(FUNCTIONS, name.text) ? FUNCTIONS[name.text] : undefined;
     if (!fn) {
-      throw fail(this.src, name.col, `unknown function '${name.text}'`, `use one of: ${Object.keys(FUNCTIONS).join(', ')}`);
+      const fix = `use one of: ${Object.keys(FUNCTIONS).join(', ')}`;
+      throw fail(this.src, name.col, `unknown function '${name.text}'`, '', fix);
     }
     this.pos++; // '('
     const args: Node[] = [];
@@ -553,10 +560,10 @@ class Parser {
       if (!this.isOp(',')) break;
       this.pos++;
     }
-    this.expect(')', `to close ${name.text}(`);
+    this.expect(')', `(to close ${name.text}())`);
     if (args.length < fn.min || args.length > fn.max) {
       const want = fn.min === fn.max ? `${fn.min}` : fn.max === Number.POSITIVE_INFINITY ? `at least ${fn.min}` : `${fn.min} or ${fn.max}`;
-      throw fail(this.src, name.col, `${name.text}() takes ${want} argument${want === '1' ? '' : 's'}, got ${args.length}`);
+      throw fail(this.src, name.col, `${name.text}() takes ${want} argument${want === '1' ? '' : 's'}`, `got ${args.length}`);
     }
     const re = fn.regexArg === undefined ? undefined : args[fn.regexArg]?.literal;
     if (re) this.checkRegex(re.value, name.col);
@@ -569,7 +576,7 @@ class Parser {
     try {
       regex(value);
     } catch (err) {
-      throw fail(this.src, col, (err as Error).message, "remember backslashes in regexes, e.g. '\\d+' for digits");
+      throw fail(this.src, col, (err as Error).message, '', (err as TriageError).fix);
     }
   }
 }
