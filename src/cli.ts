@@ -110,7 +110,7 @@ async function runCommand(args: string[], io: CliIO): Promise<number> {
     if (i < 1) throw new TriageError('USAGE', `--param "${p}" is not k=v`, { fix: usage });
     params[p.slice(0, i)] = p.slice(i + 1);
   }
-  const loaded = await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env });
+  const loaded = await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env, requireFile: true });
   const library = RunbookLibrary.load({ dirs: runbookDirs(values.runbooks as string[] | undefined, io.env) });
   const plan = prepareRun(loaded, library, { runbook: rbName, target: targetName, host: values.host as string | undefined, params }, io.env);
 

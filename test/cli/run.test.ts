@@ -1,0 +1,158 @@
+/**
+ * `triage run` from the engineer's side: bad input is refused with a clear
+ * message and exit 2 before anything runs; `--dry-run` shows the exact
+ * commands; a dead host is a finding, not a crash; secrets never come out.
+ */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.ts';
+import { type Fleet, fleetConfigHosts, startFleet, unusedLoopbackHost } from '../support/fleet.ts';
+
+let fleet: Fleet;
+let dir: string;
+let config: string;
+let runbooks: string;
+let canary: string;
+
+beforeAll(async () => {
+  fleet = await startFleet({ hosts: 2 });
+  dir = mkdtempSync(join(tmpdir(), 'triage-cli-'));
+  canary = join(dir, 'ran');
+  const gone = unusedLoopbackHost();
+  config = join(dir, 'triage.yaml');
+  writeFileSync(
+    config,
+    stringify({
+      hosts: {
+        ...fleetConfigHosts(fleet),
+        gone: { address: gone.address, port: gone.port, user: 'root', privateKey: fleet.keyFile, hostKey: fleet.hostKeyFingerprint },
+      },
+      targets: {
+        shop: { hosts: ['web1', 'web2'], port: 8000, workdir: dir },
+        mixed: { hosts: ['web1', 'gone'], workdir: dir },
+      },
+    }),
+  );
+  runbooks = join(dir, 'runbooks');
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(runbooks);
+  writeFileSync(
+    join(runbooks, 'touch.yaml'),
+    stringify({
+      name: 'touch',
+      description: 'leaves a mark so tests can tell whether anything ran',
+      params: [{ name: 'tag', type: 'string', default: 'x' }],
+      steps: [
+        { id: 'mark', title: 'mark', run: `echo \${{ params.tag }} >> ${canary}; echo done` },
+        {
+          id: 'leak',
+          title: 'prints secrets',
+          run: "echo 'JWT_SECRET=hunter2hunter2hunter2'; echo 'Authorization: Bearer abcdefghijklmnopqrstuvwxyz123456'",
+        },
+      ],
+    }),
+  );
+});
+afterAll(async () => {
+  await fleet?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const run = (...args: string[]) => runCli(['run', ...args, '--config', config, '--runbooks', runbooks]);
+
+describe('bad input is refused before anything runs (exit 2)', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['unknown runbook', ['nosuch', 'shop'], /no runbook "nosuch".*known runbooks: .*502/],
+    ['unknown target', ['touch', 'nosuch'], /nosuch.*shop/],
+    ['unknown host', ['touch', 'shop', '--host', 'web9'], /web9.*web1, web2/],
+    ['shell metacharacters in the target', ['touch', 'x; rm -rf /'], /not a valid target name/],
+    ['shell metacharacters in a param', ['touch', 'shop', '--param', 'tag=$(reboot)'], /parameter "tag"/],
+    ['unknown param', ['touch', 'shop', '--param', 'nope=1'], /no parameter "nope"/],
+    ['missing target', ['touch'], /missing <target>/],
+    ['unknown flag', ['touch', 'shop', '--force'], /Unknown option/],
+  ];
+  for (const [what, args, message] of cases) {
+    it(`${what}: one clear line, exit 2, nothing executed`, async () => {
+      const r = await run(...args);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.split('\n')).toHaveLength(1);
+      expect(existsSync(canary)).toBe(false);
+    });
+  }
+
+  it('malformed YAML in the config: names the file and line, exit 2', async () => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'hosts:\n  web1: { address: 127.0.0.2\ntargets: [\n');
+    const r = await runCli(['run', 'touch', 'shop', '--config', bad, '--runbooks', runbooks]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(bad);
+    expect(r.stderr).toMatch(/line \d+/);
+    expect(existsSync(canary)).toBe(false);
+  });
+
+  it('a missing config file says where it looked', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'triage-empty-'));
+    const r = await runCli(['run', 'touch', 'shop', '--runbooks', runbooks], { cwd: empty, env: { TRIAGE_CONFIG: '' } });
+    rmSync(empty, { recursive: true });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/triage\.yaml/);
+  });
+});
+
+describe('--dry-run', () => {
+  it('prints the exact quoted commands per host and runs nothing', async () => {
+    const r = await run('touch', 'shop', '--dry-run', '--param', 'tag=v1.2');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('# web1');
+    expect(r.stdout).toContain('# web2');
+    expect(r.stdout).toContain(`echo 'v1.2' >> ${canary}`);
+    expect(r.stdout).toContain('nothing was executed');
+    expect(existsSync(canary)).toBe(false);
+  });
+
+  it('shows the built-in 502 runbook with config facts filled in and skipped steps named', async () => {
+    const r = await run('502', 'shop', '--dry-run', '--host', 'web1');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("port='8000'");
+    expect(r.stdout).toMatch(/nginx.*skipped: not configured|condition/);
+  });
+});
+
+describe('running', () => {
+  it('runs on every host of the target and reports per host', async () => {
+    const r = await run('touch', 'shop', '--json');
+    expect(r.code).toBe(0);
+    expect(r.json.hosts.map((h: { host: string }) => h.host)).toEqual(['web1', 'web2']);
+    expect(r.json.status).toBe('healthy');
+    expect(r.json.runId).toMatch(/^r_/);
+  });
+
+  it('never lets a secret from command output into the result', async () => {
+    const r = await run('touch', 'shop', '--json');
+    expect(r.stdout).not.toContain('hunter2');
+    expect(r.stdout).not.toContain('abcdefghijklmnopqrstuvwxyz123456');
+    expect(r.stdout).toContain('JWT_SECRET=');
+  });
+
+  it('an unreachable host becomes a finding while the other host still runs', async () => {
+    const r = await run('touch', 'mixed', '--json');
+    expect(r.code).toBe(1);
+    expect(r.json.cause).toBe('host-unreachable');
+    const [web1, gone] = r.json.hosts;
+    expect(web1.reachable).toBe(true);
+    expect(web1.steps.every((s: { status: string }) => s.status === 'pass')).toBe(true);
+    expect(gone.reachable).toBe(false);
+    expect(gone.error.code).toBe('SSH_CONNECT');
+  });
+
+  it('prints one line per step and the verdict for humans', async () => {
+    const r = await run('touch', 'shop', '--host', 'web2');
+    expect(r.stdout).toMatch(/web2\s+✓ mark/);
+    expect(r.stdout).toMatch(/✓ healthy/);
+    expect(r.stdout).toMatch(/run r_\w+ · \d+ms/);
+  });
+});
