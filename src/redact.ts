@@ -297,7 +297,7 @@ function looksLikeCredential(word: string): boolean {
 
 const PEM_BEGIN = /-----BEGIN ([A-Z0-9 ]{0,40}?)PRIVATE KEY-----/g;
 /** Lines after an unterminated BEGIN that still look like key material or PEM headers. */
-const PEM_TAIL = /(?:(?:\r?\n|\\n)(?:[A-Za-z0-9+/=]+|«redacted»|[A-Za-z-]+:[^\n\\]*)?(?=\r?\n|\\n|$))*/y;
+const PEM_TAIL = /(?:(?:\r?\n|\\n)(?:[A-Za-z0-9+/=]+|«redacted»|(?:Proc-Type|DEK-Info|Comment):[^\n\\]*)?(?=\r?\n|\\n|$))*/y;
 
 function redactPem(text: string): string {
   if (!text.includes('PRIVATE KEY-----')) return text;

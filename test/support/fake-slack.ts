@@ -169,24 +169,24 @@ class BlockValidator {
   }
 
   private text(t: unknown, p: string, max: number, plainOnly = false): void {
-    if (!isObj(t)) return this.err('must be an object', p);
-    if (t.type !== 'plain_text' && t.type !== 'mrkdwn') return this.err('must be either "plain_text" or "mrkdwn"', `${p}/type`);
-    if (plainOnly && t.type !== 'plain_text') return this.err('must be "plain_text"', `${p}/type`);
-    if (typeof t.text !== 'string') return this.err('must be a string', `${p}/text`);
-    if (t.text.length < 1) return this.err('must be more than 0 characters', `${p}/text`);
+    if (!isObj(t)) { this.err('must be an object', p); return; }
+    if (t.type !== 'plain_text' && t.type !== 'mrkdwn') { this.err('must be either "plain_text" or "mrkdwn"', `${p}/type`); return; }
+    if (plainOnly && t.type !== 'plain_text') { this.err('must be "plain_text"', `${p}/type`); return; }
+    if (typeof t.text !== 'string') { this.err('must be a string', `${p}/text`); return; }
+    if (t.text.length < 1) { this.err('must be more than 0 characters', `${p}/text`); return; }
     if (t.text.length > max) this.err(`must be less than ${max + 1} characters`, `${p}/text`);
   }
 
   private actionId(e: Record<string, unknown>, p: string): void {
     if (e.action_id === undefined) return;
     const id = String(e.action_id);
-    if (id.length < 1 || id.length > 255) return this.err('must be between 1 and 255 characters', `${p}/action_id`);
+    if (id.length < 1 || id.length > 255) { this.err('must be between 1 and 255 characters', `${p}/action_id`); return; }
     if (this.actionIds.has(id)) this.err(`action_id "${id}" already exists`, `${p}/action_id`);
     this.actionIds.add(id);
   }
 
   element(e: unknown, p: string): void {
-    if (!isObj(e) || typeof e.type !== 'string') return this.err('missing required field: type', p);
+    if (!isObj(e) || typeof e.type !== 'string') { this.err('missing required field: type', p); return; }
     this.actionId(e, p);
     switch (e.type) {
       case 'button':
@@ -213,7 +213,7 @@ class BlockValidator {
   }
 
   block(b: unknown, p: string): void {
-    if (!isObj(b) || typeof b.type !== 'string') return this.err('missing required field: type', p);
+    if (!isObj(b) || typeof b.type !== 'string') { this.err('missing required field: type', p); return; }
     if (b.block_id !== undefined) {
       const id = String(b.block_id);
       if (id.length < 1 || id.length > 255) this.err('must be between 1 and 255 characters', `${p}/block_id`);
@@ -222,11 +222,11 @@ class BlockValidator {
     }
     switch (b.type) {
       case 'section': {
-        if (b.text === undefined && b.fields === undefined) return this.err('must provide either text or fields', p);
+        if (b.text === undefined && b.fields === undefined) { this.err('must provide either text or fields', p); return; }
         if (b.text !== undefined) this.text(b.text, `${p}/text`, 3000);
         if (b.fields !== undefined) {
           if (!Array.isArray(b.fields) || b.fields.length < 1 || b.fields.length > 10) this.err('must provide an array with between 1 and 10 items', `${p}/fields`);
-          else b.fields.forEach((f, j) => this.text(f, `${p}/fields/${j}`, 2000));
+          else for (const [j, f] of b.fields.entries()) this.text(f, `${p}/fields/${j}`, 2000);
         }
         if (b.accessory !== undefined) this.element(b.accessory, `${p}/accessory`);
         break;
@@ -240,17 +240,17 @@ class BlockValidator {
         if (!Array.isArray(b.elements) || b.elements.length < 1 || b.elements.length > 10) {
           this.err('must provide an array with between 1 and 10 items', `${p}/elements`);
         } else {
-          b.elements.forEach((e, j) => {
+          for (const [j, e] of b.elements.entries()) {
             if (isObj(e) && e.type === 'image') this.element(e, `${p}/elements/${j}`);
             else this.text(e, `${p}/elements/${j}`, 3000);
-          });
+          }
         }
         break;
       case 'actions':
         if (!Array.isArray(b.elements) || b.elements.length < 1 || b.elements.length > 25) {
           this.err('must provide an array with between 1 and 25 items', `${p}/elements`);
         } else {
-          b.elements.forEach((e, j) => this.element(e, `${p}/elements/${j}`));
+          for (const [j, e] of b.elements.entries()) this.element(e, `${p}/elements/${j}`);
         }
         break;
       case 'image':
@@ -284,7 +284,7 @@ class BlockValidator {
 
   blocks(blocks: unknown[]): void {
     if (blocks.length > 50) this.err('must provide an array with no more than 50 items', '/blocks');
-    blocks.forEach((b, i) => this.block(b, `/blocks/${i}`));
+    for (const [i, b] of blocks.entries()) this.block(b, `/blocks/${i}`);
   }
 }
 
@@ -1032,7 +1032,7 @@ export class FakeSlack {
         const ready = files.map((f) => {
           const id = isObj(f) ? String(f.id ?? '') : '';
           const p = this.pendingUploads.get(id);
-          if (!p || !p.content) throw new SlackApiError('file_not_found');
+          if (!p?.content) throw new SlackApiError('file_not_found');
           return { p, title: isObj(f) && typeof f.title === 'string' ? f.title : undefined };
         });
         const out: Record<string, unknown>[] = [];

@@ -494,7 +494,7 @@ function parseMarkdownV2(src: string): { plain: string; entities: TgEntity[] } {
     }
     if (ch === ']') {
       const top = stack.at(-1);
-      if (!top || top.marker !== '[') throw reserved(']');
+      if (top?.marker !== '[') throw reserved(']');
       stack.pop();
       if (src[i + 1] === '(') {
         let j = i + 2;
@@ -1096,15 +1096,17 @@ export class FakeTelegram {
     } catch (e) {
       const err = e as TgApiError;
       call.status = 400;
-      return this.send(res, 400, { ok: false, error_code: 400, description: err.description });
+      this.send(res, 400, { ok: false, error_code: 400, description: err.description });
+      return;
     }
     if (this.webhook) {
       call.status = 409;
-      return this.send(res, 409, {
+      this.send(res, 409, {
         ok: false,
         error_code: 409,
         description: "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
       });
+      return;
     }
     if (Array.isArray(params.allowed_updates)) this.allowedUpdates = params.allowed_updates as string[];
     // a newer getUpdates terminates a pending one, as on the real server
@@ -1121,7 +1123,8 @@ export class FakeTelegram {
     const batch = this.takeBatch(offset, limit);
     if (batch.length > 0 || timeout === 0) {
       call.status = 200;
-      return this.send(res, 200, { ok: true, result: batch });
+      this.send(res, 200, { ok: true, result: batch });
+      return;
     }
     const waiter: PollWaiter = {
       res,
