@@ -171,12 +171,16 @@ function nameParts(name: string): string[] {
     .filter((p) => p !== '');
 }
 
+const NGINX_PASS = new Set(['proxy_pass', 'fastcgi_pass', 'uwsgi_pass', 'scgi_pass', 'grpc_pass', 'memcached_pass']);
+
 function computeIsSecretName(name: string): boolean {
   const parts = nameParts(name);
   const joined = parts.join('_');
   // PWD/OLDPWD are the shell's working directory, in every environ dump.
   if (joined === 'pwd' || joined === 'oldpwd') return false;
   if (joined.endsWith('database_url')) return true;
+  // nginx upstream directives (proxy_pass, fastcgi_pass, ...) name an address, not a password.
+  if (NGINX_PASS.has(joined)) return false;
   if (parts.length > 1 && METADATA_LAST.has(parts[parts.length - 1])) return false;
   return parts.some((p, i) => {
     if (p === 'key' || p === 'keys') return i > 0 && i === parts.length - 1 && !ORDINARY_KEY_KINDS.has(parts[i - 1]);
@@ -200,7 +204,8 @@ const nameCache = new Map<string, boolean>();
  *
  * Not secret: names whose last part describes the secret rather than holds it
  * (TOKEN_TTL, PASSWORD_FILE, AUTH_MODE, SESSION_TIMEOUT, JWT_SECRET_PATH),
- * a lone `KEY`, `KEY_…` (KEY_COUNT), KEYBOARD_LAYOUT, MONKEY, and other
+ * a lone `KEY`, `KEY_…` (KEY_COUNT), KEYBOARD_LAYOUT, MONKEY, nginx's
+ * `proxy_pass`/`fastcgi_pass`/… (an upstream address), and other
  * `*_URL` names (their credentials are redacted by value instead).
  */
 export function isSecretName(name: string): boolean {

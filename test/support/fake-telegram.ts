@@ -40,7 +40,8 @@ export interface TgMessage {
   reply_markup?: unknown;
   parse_mode?: string;
   document?: { file_name: string; content: string };
-  /** Every text this message had, in order (edits[0] is the original text). */
+  /** Every text this message had, in order (edits[0] is the original; an edit that only drops/changes the
+   * keyboard but keeps the same raw text adds no entry). */
   edits: string[];
   from_bot: boolean;
   /** Plain text after entity parsing (what Telegram would show / return as `text`). */
@@ -1397,7 +1398,7 @@ export class FakeTelegram {
         m.entities = parsed.entities;
         m.parse_mode = parseMode;
         m.reply_markup = newMarkup;
-        m.edits.push(text);
+        if (m.edits.at(-1) !== text) m.edits.push(text); // a markup-only change is not a new text
         m.edit_date = Math.floor(Date.now() / 1000);
         return this.toApiMessage(m);
       }
