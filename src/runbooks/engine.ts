@@ -280,8 +280,18 @@ function renderFinding(rule: FindingRule, ctx: Record<string, unknown>, host: st
 }
 
 function unreachableFinding(hr: HostResult): Finding {
-  const code = hr.error?.code === 'SSH_HOSTKEY' ? ENGINE_CAUSES.hostKeyMismatch : ENGINE_CAUSES.hostUnreachable;
   const message = hr.error?.message ?? 'host could not be reached';
+  if (hr.error?.code === 'WORK_LOST') {
+    return {
+      code: ENGINE_CAUSES.workLost,
+      severity: 'critical',
+      host: hr.host,
+      title: `the checks on ${hr.host} did not complete: their worker was lost`,
+      evidence: [message],
+      fix: 'check that `triage worker` runs for this host’s zone and is not crashing, then re-run',
+    };
+  }
+  const code = hr.error?.code === 'SSH_HOSTKEY' ? ENGINE_CAUSES.hostKeyMismatch : ENGINE_CAUSES.hostUnreachable;
   if (code === ENGINE_CAUSES.hostKeyMismatch) {
     return {
       code,

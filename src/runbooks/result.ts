@@ -69,4 +69,6 @@ export const ENGINE_CAUSES = {
   hostUnreachable: 'host-unreachable',
   /** The host presented a key that does not match the pin / known_hosts: possible man-in-the-middle. */
   hostKeyMismatch: 'host-key-mismatch',
+  /** A worker lost the host's work beyond retries (crashes, no worker for the zone). */
+  workLost: 'work-lost',
 } as const;

@@ -1,4 +1,6 @@
 /** Runs the real `triage` CLI in-process and captures what a user would see. */
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { main } from '../../src/cli.ts';
 
 export interface CliRun {
@@ -9,15 +11,38 @@ export interface CliRun {
   json: any;
 }
 
-export async function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliRun> {
+/** Deletes every Redis key under `prefix` (queue and run state of one test). */
+export async function purgePrefix(prefix: string, url = 'redis://127.0.0.1:6379'): Promise<void> {
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await r.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await r.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    r.disconnect();
+  }
+}
+
+/**
+ * Each call gets its own queue prefix (so parallel test files never take each
+ * other's jobs) and removes its keys afterwards.
+ */
+export async function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; signal?: AbortSignal } = {}): Promise<CliRun> {
   const out: string[] = [];
   const err: string[] = [];
+  const prefix = `t-${randomUUID().slice(0, 8)}`;
   const code = await main(args, {
     out: (s) => out.push(s),
     err: (s) => err.push(s),
-    env: { ...process.env, TRIAGE_CONFIG: '', ...opts.env },
+    env: { ...process.env, TRIAGE_CONFIG: '', TRIAGE_PREFIX: prefix, ...opts.env },
     cwd: opts.cwd ?? process.cwd(),
+    stopSignal: opts.signal,
   });
+  await purgePrefix(opts.env?.TRIAGE_PREFIX ?? prefix).catch(() => {});
   const stdout = out.join('\n');
   let json: unknown;
   try {

@@ -1,0 +1,54 @@
+/** `triage lint [FILES...]`: checks config and runbooks; every problem names file, path and fix. */
+import { readFile } from 'node:fs/promises';
+import { lintConfig, loadConfig } from '../config.ts';
+import { isTriageError, type TriageError, TriageErrors } from '../errors.ts';
+import { loadRunbookFile, RunbookLibrary } from '../runbooks/loader.ts';
+import { type CliIO, parse, runbookDirs } from './io.ts';
+
+export async function lintCommand(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse(args, { config: { type: 'string' }, 'builtin-only': { type: 'boolean', default: false } }, 'triage lint [FILES...]');
+  const problems: TriageError[] = [];
+  const collect = (e: unknown) => {
+    if (e instanceof TriageErrors) problems.push(...e.errors);
+    else if (isTriageError(e)) problems.push(e);
+    else throw e;
+  };
+  let checked = 0;
+  if (values['builtin-only']) {
+    try {
+      checked += RunbookLibrary.load().names().length;
+    } catch (e) {
+      collect(e);
+    }
+  } else if (positionals.length) {
+    for (const f of positionals) {
+      checked++;
+      try {
+        if (await looksLikeConfig(f)) problems.push(...lintConfig(await loadConfig({ file: f, cwd: io.cwd, env: io.env })));
+        else loadRunbookFile(f);
+      } catch (e) {
+        collect(e);
+      }
+    }
+  } else {
+    try {
+      checked += RunbookLibrary.load({ dirs: runbookDirs(undefined, io.env) }).names().length;
+    } catch (e) {
+      collect(e);
+    }
+    try {
+      checked++;
+      problems.push(...lintConfig(await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env })));
+    } catch (e) {
+      collect(e);
+    }
+  }
+  for (const p of problems) io.err(p.toLine());
+  io.out(problems.length ? `${problems.length} problem${problems.length > 1 ? 's' : ''}` : `ok: ${checked} file${checked === 1 ? '' : 's'} checked`);
+  return problems.length ? 2 : 0;
+}
+
+async function looksLikeConfig(file: string): Promise<boolean> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return /^(hosts|targets):/m.test(text);
+}

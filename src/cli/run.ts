@@ -1,0 +1,107 @@
+/**
+ * `triage run <runbook> <target>`: checks the request, submits it to the
+ * queue and follows it live. By default an embedded worker runs in the same
+ * process, so one command works alone; `--no-worker` waits for external
+ * workers instead. Ctrl-C cancels the run (its remote commands are killed).
+ */
+import { userInfo } from 'node:os';
+import { loadConfig } from '../config.ts';
+import { TriageError } from '../errors.ts';
+import { RunQueue } from '../queue/producer.ts';
+import { connectRedis } from '../queue/redis.ts';
+import { startWorker, type TriageWorker } from '../queue/worker.ts';
+import { RunbookLibrary } from '../runbooks/loader.ts';
+import { planCommands, prepareRun } from '../runbooks/prepare.ts';
+import { type CliIO, paramFlags, parse, runbookDirs } from './io.ts';
+import { exitCodeForResult, stepLine, verdict } from './print.ts';
+
+const USAGE = 'triage run <runbook> <target> [--host NAME] [--config FILE] [--json] [--dry-run] [--no-worker] [--param k=v]';
+
+export async function runCommand(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    {
+      host: { type: 'string' },
+      config: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      'dry-run': { type: 'boolean', default: false },
+      'no-worker': { type: 'boolean', default: false },
+      wait: { type: 'string' },
+      param: { type: 'string', multiple: true, short: 'p' },
+      runbooks: { type: 'string', multiple: true },
+    },
+    USAGE,
+  );
+  const [rbName, targetName, ...extra] = positionals;
+  if (!rbName || !targetName || extra.length) {
+    throw new TriageError('USAGE', !rbName ? 'missing <runbook>' : !targetName ? 'missing <target>' : `unexpected "${extra[0]}"`, { fix: USAGE });
+  }
+  const params = paramFlags(values.param as string[] | undefined, USAGE);
+  const waitMs = values.wait === undefined ? undefined : parseWait(values.wait as string);
+  const loaded = await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env, requireFile: true });
+  const library = RunbookLibrary.load({ dirs: runbookDirs(values.runbooks as string[] | undefined, io.env) });
+  const host = values.host as string | undefined;
+  const plan = prepareRun(loaded, library, { runbook: rbName, target: targetName, host, params }, io.env);
+  const json = values.json === true;
+
+  if (values['dry-run']) {
+    const planned = planCommands(plan);
+    if (json) io.out(JSON.stringify({ runbook: plan.runbook.name, target: plan.target.name, hosts: planned }, null, 2));
+    else {
+      for (const h of planned) {
+        io.out(`# ${h.host}`);
+        for (const s of h.steps) {
+          io.out(`## ${s.id}: ${s.title}${s.note ? `  (${s.note})` : ''}`);
+          if (s.command) io.out(s.command.trimEnd());
+        }
+      }
+      io.out('# dry run: nothing was executed');
+    }
+    return 0;
+  }
+
+  const redis = await connectRedis({ url: loaded.redisUrl, allowPrivate: loaded.redisFromDefault });
+  const prefix = io.env.TRIAGE_PREFIX || 'triage';
+  const queue = new RunQueue({ redis, prefix });
+  let worker: TriageWorker | undefined;
+  try {
+    if (!values['no-worker']) {
+      worker = await startWorker({ redis, prefix, config: loaded, library, env: io.env, onError: (e) => io.err(`triage: worker: ${e.message}`) });
+    }
+    const { runId } = await queue.submit(plan, { requestedBy: `cli:${userInfo().username}`, params, host });
+    const width = Math.max(...plan.hosts.map((h) => h.name.length));
+    if (!json) io.out(`triage run ${plan.runbook.name} ${plan.target.name} — ${plan.hosts.length} host${plan.hosts.length > 1 ? 's' : ''} · ${runId}`);
+    const onStop = () => void queue.cancel(runId, 'ctrl-c').catch(() => {});
+    io.stopSignal?.addEventListener('abort', onStop, { once: true });
+    // Sum of step timeouts (hosts run in parallel) plus room for queueing.
+    const budget = waitMs ?? plan.runbook.steps.reduce((n, s) => n + s.timeout, 0) + 120_000;
+    try {
+      const final = await queue.wait(runId, {
+        timeoutMs: budget,
+        onEvent: (e) => {
+          if (json) return;
+          if (e.type === 'step') io.out(stepLine(e.host, e.step, width));
+          else if (e.type === 'approval') io.out(`  ${e.host.padEnd(width)}  ? ${e.title}: changes the host — waiting for approval (triage approve is chat-only: /approve ${runId} ${e.host}:${e.stepId})`);
+        },
+      });
+      io.out(json ? JSON.stringify(final.result, null, 2) : verdict(final.result));
+      if (final.state === 'cancelled' || final.state === 'failed') {
+        if (!json) io.err(`triage: run ${final.state}${final.result.summary ? `: ${final.result.summary}` : ''}`);
+        return 3;
+      }
+      return exitCodeForResult(final.result);
+    } finally {
+      io.stopSignal?.removeEventListener('abort', onStop);
+    }
+  } finally {
+    await worker?.close(5000);
+    await queue.close();
+    await redis.stop();
+  }
+}
+
+function parseWait(s: string): number {
+  const m = /^(\d+)(ms|s|m)?$/.exec(s);
+  if (!m) throw new TriageError('USAGE', `--wait "${s}" is not a duration`, { fix: 'e.g. --wait 90s or --wait 10m' });
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm'];
+}

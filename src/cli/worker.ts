@@ -1,0 +1,51 @@
+/**
+ * `triage worker [--concurrency N] [--zone Z ...]`: a long-running queue
+ * worker. Start more of them (on more machines, same Redis) to scale out; a
+ * worker inside a private network serves that network's zone. SIGTERM/SIGINT
+ * finish in-flight work (up to `--grace`), then hand the rest back.
+ */
+import { loadConfig } from '../config.ts';
+import { TriageError } from '../errors.ts';
+import { connectRedis, safeUrl } from '../queue/redis.ts';
+import { startWorker } from '../queue/worker.ts';
+import { RunbookLibrary } from '../runbooks/loader.ts';
+import { type CliIO, parse, runbookDirs } from './io.ts';
+
+const USAGE = 'triage worker [--concurrency N] [--zone Z ...] [--config FILE] [--grace 30s]';
+
+export async function workerCommand(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    {
+      concurrency: { type: 'string' },
+      zone: { type: 'string', multiple: true },
+      config: { type: 'string' },
+      grace: { type: 'string', default: '30s' },
+      runbooks: { type: 'string', multiple: true },
+    },
+    USAGE,
+  );
+  if (positionals.length) throw new TriageError('USAGE', `unexpected "${positionals[0]}"`, { fix: USAGE });
+  const concurrency = values.concurrency === undefined ? 8 : Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new TriageError('USAGE', '--concurrency must be a whole number from 1 to 256', { fix: USAGE });
+  const zones = (values.zone as string[] | undefined) ?? [];
+  for (const z of zones) if (!/^[a-z0-9-]+$/.test(z)) throw new TriageError('USAGE', `--zone "${z}" is not a zone name`, { fix: 'zones are lowercase letters, digits and -' });
+  const grace = /^(\d+)s$/.exec(values.grace as string);
+  if (!grace) throw new TriageError('USAGE', '--grace takes seconds, e.g. 30s', { fix: USAGE });
+
+  const loaded = await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env, requireFile: true });
+  const library = RunbookLibrary.load({ dirs: runbookDirs(values.runbooks as string[] | undefined, io.env) });
+  const redis = await connectRedis({ url: loaded.redisUrl });
+  const prefix = io.env.TRIAGE_PREFIX || 'triage';
+  const worker = await startWorker({ redis, prefix, config: loaded, library, zones, concurrency, env: io.env, onError: (e) => io.err(`triage worker: ${e.message}`) });
+  io.out(`triage worker: serving zone${worker.zones.length > 1 ? 's' : ''} ${worker.zones.join(', ')} · concurrency ${concurrency} · ${safeUrl(redis.url)}`);
+  await new Promise<void>((resolve) => {
+    if (io.stopSignal?.aborted) return resolve();
+    io.stopSignal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  io.out('triage worker: stopping — finishing in-flight work');
+  await worker.close(Number(grace[1]) * 1000);
+  await redis.stop();
+  io.out('triage worker: stopped');
+  return 0;
+}

@@ -1,0 +1,179 @@
+/**
+ * The client side of the queue: submit runs, follow their progress, cancel,
+ * approve, read status. Used by the CLI, chat and schedules alike.
+ *
+ * Deliberately left out: running anything (that is the worker's job) and
+ * checking requests (call `prepareRun` first — `submit` takes a checked plan).
+ */
+import { FlowProducer, Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { TriageError } from '../errors.ts';
+import { newRunId, type RunPlan } from '../runbooks/prepare.ts';
+import { HOST_JOB_ATTEMPTS, hostQueueName, JobNames, RUN_JOB_ATTEMPTS, RUNS_QUEUE, type RunEvent, type RunJobData, type RunRequestData } from './jobs.ts';
+import type { RedisHandle } from './redis.ts';
+import { type RunRecord, RunStore } from './store.ts';
+
+/** Options for {@link RunQueue}. */
+export interface RunQueueOptions {
+  redis: RedisHandle;
+  /** Key prefix for BullMQ and Triage keys. Default `triage`. Tests use a unique one. */
+  prefix?: string;
+}
+
+/** Options for {@link RunQueue.submit}. */
+export interface SubmitOptions {
+  requestedBy: string;
+  replyTo?: string;
+  /** A second submit with the same key within an hour returns the first run. */
+  idempotencyKey?: string;
+  /** The words the run was asked with (kept for status and re-runs). */
+  params?: Record<string, string>;
+  host?: string;
+}
+
+export class RunQueue {
+  readonly store: RunStore;
+  readonly prefix: string;
+  private readonly conn: Redis;
+  private readonly flow: FlowProducer;
+  private readonly redis: RedisHandle;
+  private readonly blocking: Redis[] = [];
+
+  constructor(o: RunQueueOptions) {
+    this.redis = o.redis;
+    this.prefix = o.prefix ?? 'triage';
+    this.conn = o.redis.client();
+    this.conn.on('error', () => {});
+    this.store = new RunStore(this.conn, this.prefix);
+    this.flow = new FlowProducer({ connection: this.conn, prefix: this.prefix });
+  }
+
+  /**
+   * Queues a run: a parent job and one child per host in the host's zone
+   * queue. Returns the run id; `duplicate` when the idempotency key was
+   * already used (then nothing new was queued).
+   */
+  async submit(plan: RunPlan, o: SubmitOptions): Promise<{ runId: string; duplicate: boolean }> {
+    const fresh = newRunId();
+    const runId = o.idempotencyKey ? await this.store.claim(o.idempotencyKey, fresh) : fresh;
+    if (runId !== fresh) return { runId, duplicate: true };
+    const req: RunRequestData = {
+      runId,
+      runbook: plan.runbook.name,
+      target: plan.target.name,
+      ...(o.host ? { host: o.host } : {}),
+      params: o.params ?? Object.fromEntries(Object.entries(plan.params).map(([k, v]) => [k, String(v)])),
+      requestedBy: o.requestedBy,
+      ...(o.replyTo ? { replyTo: o.replyTo } : {}),
+    };
+    const data: RunJobData = { ...req, hosts: plan.hosts.map((h) => h.name) };
+    await this.store.create(data);
+    await this.flow.add({
+      name: JobNames.run,
+      queueName: RUNS_QUEUE,
+      data,
+      opts: { jobId: runId, attempts: RUN_JOB_ATTEMPTS, backoff: { type: 'fixed', delay: 500 }, removeOnComplete: { age: 86_400 }, removeOnFail: { age: 7 * 86_400 } },
+      children: plan.hosts.map((h) => ({
+        name: JobNames.host,
+        queueName: hostQueueName(h.zone ?? 'default'),
+        data: { ...req, hostName: h.name },
+        opts: {
+          jobId: `${runId}.${h.name}`,
+          attempts: HOST_JOB_ATTEMPTS,
+          backoff: { type: 'fixed', delay: 500 },
+          ignoreDependencyOnFailure: true,
+          removeOnComplete: { age: 86_400 },
+          removeOnFail: { age: 7 * 86_400 },
+        },
+      })),
+    });
+    return { runId, duplicate: false };
+  }
+
+  /** The stored run, or `RUN_NOT_FOUND`. */
+  async status(runId: string): Promise<RunRecord> {
+    const r = await this.store.get(runId);
+    if (!r) throw new TriageError('RUN_NOT_FOUND', `no run "${runId.slice(0, 40)}"`, { fix: 'run ids look like r_… (see /status for recent runs)' });
+    return r;
+  }
+
+  /** Recent runs, newest first. */
+  async recent(n = 10): Promise<RunRecord[]> {
+    const ids = await this.store.recent(n);
+    const out = await Promise.all(ids.map((id) => this.store.get(id)));
+    return out.filter((r): r is RunRecord => r !== null);
+  }
+
+  /**
+   * Stops a run: marks it cancelled and tells every worker to kill its running
+   * steps; steps not started yet are skipped. Returns false when it had already ended.
+   */
+  async cancel(runId: string, by: string): Promise<boolean> {
+    await this.status(runId);
+    const changed = await this.store.setState(runId, 'cancelled', `cancelled by ${by}`);
+    if (changed) await this.conn.publish(this.store.cancelChannel, runId);
+    return changed;
+  }
+
+  /** Answers a pending approval of a host-changing step. */
+  async approve(runId: string, host: string, stepId: string, by: string, approved = true): Promise<void> {
+    await this.status(runId);
+    const k = this.store.approvalKey(runId, host, stepId);
+    await this.conn.multi().rpush(k, JSON.stringify({ approved, by })).expire(k, 3600).exec();
+  }
+
+  /**
+   * Yields the run's events in order until its final result, starting after
+   * `afterId` ('0' = from the beginning, so a reconnecting follower catches up
+   * and sees nothing twice). Stops early when `signal` aborts.
+   */
+  async *follow(runId: string, opts: { afterId?: string; signal?: AbortSignal } = {}): AsyncGenerator<RunEvent> {
+    const conn = this.redis.client();
+    conn.on('error', () => {});
+    this.blocking.push(conn);
+    let last = opts.afterId ?? '0';
+    try {
+      for (;;) {
+        if (opts.signal?.aborted) return;
+        const events = await this.store.events(runId, last, 1000, conn);
+        for (const e of events) {
+          last = e.id;
+          yield e;
+          if (e.type === 'final') return;
+        }
+      }
+    } finally {
+      conn.disconnect();
+      this.blocking.splice(this.blocking.indexOf(conn), 1);
+    }
+  }
+
+  /** Waits for the final result (or `timeoutMs`), calling `onEvent` for each event on the way. */
+  async wait(runId: string, o: { timeoutMs?: number; onEvent?: (e: RunEvent) => void | Promise<void> } = {}): Promise<Extract<RunEvent, { type: 'final' }>> {
+    const ac = new AbortController();
+    const timer = o.timeoutMs ? setTimeout(() => ac.abort(), o.timeoutMs) : undefined;
+    try {
+      for await (const e of this.follow(runId, { signal: ac.signal })) {
+        await o.onEvent?.(e);
+        if (e.type === 'final') return e;
+      }
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+    const r = await this.status(runId);
+    throw new TriageError('RUN_FAILED', `run ${runId} did not finish in time (still ${r.state})`, {
+      fix: r.state === 'queued' ? 'no worker took the work: start `triage worker` for the hosts’ zone' : 'see `triage status` later',
+    });
+  }
+
+  /** A BullMQ view of one queue (for tests and ops). */
+  queue(name: string): Queue {
+    return new Queue(name, { connection: this.conn, prefix: this.prefix });
+  }
+
+  async close(): Promise<void> {
+    for (const c of this.blocking.splice(0)) c.disconnect();
+    await this.flow.close();
+    this.conn.disconnect();
+  }
+}
