@@ -34,6 +34,9 @@ export const ErrorCodes = {
   CANCELLED: 'runtime',
   CHAT_DELIVERY: 'runtime',
   INTERNAL: 'runtime',
+  // chat: refused before anything ran
+  ACCESS_DENIED: 'input',
+  COMMAND_INVALID: 'input',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -37,7 +37,18 @@ export async function workerCommand(args: string[], io: CliIO): Promise<number> 
   const library = RunbookLibrary.load({ dirs: runbookDirs(values.runbooks as string[] | undefined, io.env) });
   const redis = await connectRedis({ url: loaded.redisUrl });
   const prefix = io.env.TRIAGE_PREFIX || 'triage';
-  const worker = await startWorker({ redis, prefix, config: loaded, library, zones, concurrency, env: io.env, onError: (e) => io.err(`triage worker: ${e.message}`) });
+  const worker = await startWorker({
+    redis,
+    prefix,
+    config: loaded,
+    library,
+    zones,
+    concurrency,
+    env: io.env,
+    lockDurationMs: msFromEnv(io.env.TRIAGE_LOCK_MS),
+    stalledIntervalMs: msFromEnv(io.env.TRIAGE_STALLED_MS),
+    onError: (e) => io.err(`triage worker: ${e.message}`),
+  });
   io.out(`triage worker: serving zone${worker.zones.length > 1 ? 's' : ''} ${worker.zones.join(', ')} · concurrency ${concurrency} · ${safeUrl(redis.url)}`);
   await new Promise<void>((resolve) => {
     if (io.stopSignal?.aborted) return resolve();
@@ -48,4 +59,12 @@ export async function workerCommand(args: string[], io: CliIO): Promise<number> 
   await redis.stop();
   io.out('triage worker: stopped');
   return 0;
+}
+
+/** `TRIAGE_LOCK_MS` / `TRIAGE_STALLED_MS`: how fast a dead worker's jobs are taken over (defaults 30 s / 15 s). */
+function msFromEnv(v: string | undefined): number | undefined {
+  if (!v) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 100) throw new TriageError('USAGE', `"${v.slice(0, 20)}" is not a number of milliseconds (>= 100)`, { fix: 'e.g. TRIAGE_LOCK_MS=5000' });
+  return n;
 }
