@@ -1,0 +1,239 @@
+/**
+ * The Slack transport (@slack/bolt): slash commands and button clicks in,
+ * Web API calls out. Transport only — it acks, turns payloads into
+ * {@link IncomingCommand}s (see `incoming.ts`), renders {@link ChatMessage}s
+ * as Block Kit (see `render.ts`) and maps Slack's errors to ours.
+ *
+ * Receivers: an HTTP receiver on `port` (`POST /slack/events`; Bolt checks the
+ * `X-Slack-Signature` v0 HMAC and refuses timestamps older than five minutes
+ * with 401), or Socket Mode when an app-level token is given.
+ *
+ * Every request is acked first — Slack wants an answer within 3 s — and only
+ * then handed to the core. Rate limits are not waited out here: the Web API
+ * client rejects a 429 at once (`rejectRateLimitedCalls`) and the adapter
+ * turns it into a {@link RateLimitedError}, so the core's outbox decides when
+ * to try again.
+ *
+ * Deliberately left out: access control (ids pass through), OAuth installs
+ * (one workspace, one bot token), events other than slash commands and
+ * buttons, and dropping Slack's retries (the core dedupes on the delivery id).
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { App, LogLevel, webApi } from '@slack/bolt';
+import { TriageError } from '../../errors.ts';
+import { redact } from '../../redact.ts';
+import { type ChatAdapter, type ChatFile, type IncomingCommand, RateLimitedError } from '../adapter.ts';
+import { type BlockActionsPayload, commandFromClick, commandFromSlash, type SlashCommandPayload } from './incoming.ts';
+import { renderSlack, SLACK_ACTION_PREFIX, SLACK_MAX_SECTION } from './render.ts';
+
+/** Options for {@link createSlackAdapter}. Tokens are resolved values, not `env:NAME`. */
+export interface SlackAdapterOptions {
+  /** Bot token (`xoxb-…`). */
+  botToken: string;
+  /** Signing secret, checked on every HTTP request. */
+  signingSecret: string;
+  /** App-level token (`xapp-…`): present = Socket Mode, absent = HTTP receiver. */
+  appToken?: string;
+  /** HTTP receiver port. Default 3000; `0` picks a free one (tests). */
+  port?: number;
+  /** HTTP receiver interface. Default: all interfaces. */
+  host?: string;
+  /** Web API base URL. Default `https://slack.com/api/`. */
+  apiUrl?: string;
+  /** Bolt's log level. Default `warn`. */
+  logLevel?: LogLevel;
+  /** Where transport problems are logged. Default `console`. */
+  logger?: Pick<Console, 'warn' | 'error'>;
+}
+
+/** A Slack {@link ChatAdapter}, plus what operators and tests want to see. */
+export interface SlackAdapter extends ChatAdapter {
+  readonly platform: 'slack';
+  /** `http` or `socket`. */
+  readonly receiver: 'http' | 'socket';
+  /** HTTP receiver, once started: the local address it listens on. */
+  readonly address?: AddressInfo;
+}
+
+const slackId = (prefixed: string, what: 'channel' | 'user'): string => {
+  const m = /^slack:([A-Za-z0-9_-]+)$/.exec(prefixed);
+  if (!m) {
+    throw new TriageError('CHAT_DELIVERY', `${JSON.stringify(prefixed)} is not a Slack ${what}`, {
+      fix: what === 'channel' ? 'post to slack:<channel id>, e.g. slack:C0123ABC' : 'use slack:<user id>, e.g. slack:U0123ABC',
+    });
+  }
+  return m[1];
+};
+
+const FIXES: Record<string, string> = {
+  not_in_channel: 'invite the bot to the channel (/invite @Triage)',
+  channel_not_found: 'check the channel id (chat.slack.allowedChannels, schedules post:) and invite the bot',
+  is_archived: 'unarchive the channel or post somewhere else',
+  invalid_auth: 'check chat.slack.botToken: it must be the xoxb- token of this workspace',
+  not_authed: 'check chat.slack.botToken: it must be the xoxb- token of this workspace',
+  token_revoked: 'reinstall the app and update chat.slack.botToken',
+  missing_scope: 'add the missing OAuth scope (chat:write, files:write, commands) and reinstall the app',
+  invalid_blocks: 'a message broke a Block Kit limit; please report it with the run id',
+};
+
+/** Maps a Web API failure to a RateLimitedError (429) or a CHAT_DELIVERY TriageError. */
+export function slackError(err: unknown, method: string): Error {
+  if (err instanceof RateLimitedError || err instanceof TriageError) return err;
+  const e = err as { code?: string; retryAfter?: number; data?: { error?: string; response_metadata?: { messages?: string[] } }; message?: string };
+  if (e?.code === webApi.ErrorCode.RateLimitedError) return new RateLimitedError(Math.max(0, e.retryAfter ?? 1) * 1000);
+  if (e?.code === webApi.ErrorCode.PlatformError) {
+    const error = e.data?.error ?? 'unknown_error';
+    const detail = e.data?.response_metadata?.messages?.join('; ');
+    return new TriageError('CHAT_DELIVERY', redact(`Slack ${method} failed: ${error}${detail ? ` (${detail})` : ''}`), {
+      fix: FIXES[error] ?? 'see the Slack API error above',
+      cause: err,
+    });
+  }
+  return new TriageError('CHAT_DELIVERY', redact(`Slack ${method} failed: ${e?.message ?? String(err)}`), {
+    fix: 'check that the Slack API (chat.slack.apiUrl) is reachable from this machine',
+    cause: err,
+  });
+}
+
+async function call<T>(method: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw slackError(err, method);
+  }
+}
+
+/**
+ * Creates the Slack adapter. Nothing talks to Slack until `start`.
+ *
+ *   const slack = createSlackAdapter({ botToken, signingSecret, port: 3000 });
+ *   await slack.start((cmd) => core.handle(cmd));
+ */
+export function createSlackAdapter(o: SlackAdapterOptions): SlackAdapter {
+  const logger = o.logger ?? console;
+  const apiUrl = o.apiUrl ?? 'https://slack.com/api/';
+  const socket = o.appToken !== undefined;
+  // The outbox owns retries: no waiting out 429s and no 30-minute backoff inside web-api.
+  const clientOptions = { slackApiUrl: apiUrl, rejectRateLimitedCalls: true, retryConfig: { retries: 0 } };
+  const app = new App({
+    token: o.botToken,
+    signingSecret: o.signingSecret,
+    clientOptions,
+    logLevel: o.logLevel ?? LogLevel.WARN,
+    deferInitialization: true,
+    ...(socket ? { socketMode: true, appToken: o.appToken, installerOptions: { clientOptions } } : {}),
+  });
+  const client = app.client;
+  const inflight = new Set<Promise<void>>();
+  let onCommand: ((cmd: IncomingCommand) => Promise<void>) | undefined;
+  let running = false;
+  let address: AddressInfo | undefined;
+
+  const dispatch = async (cmd: IncomingCommand): Promise<void> => {
+    const handler = onCommand;
+    if (!handler) return;
+    const p = handler(cmd).catch((err: unknown) => logger.error(`triage: slack: command ${JSON.stringify(cmd.text)} failed:`, err));
+    inflight.add(p);
+    try {
+      await p;
+    } finally {
+      inflight.delete(p);
+    }
+  };
+
+  app.command(/^\/.+/, async ({ command, ack }) => {
+    await ack();
+    await dispatch(commandFromSlash(command as SlashCommandPayload));
+  });
+  app.action(/.*/, async ({ ack, body }) => {
+    await ack();
+    const cmd = commandFromClick(body as unknown as BlockActionsPayload);
+    if (cmd) await dispatch(cmd);
+  });
+  app.error(async (err) => {
+    logger.error('triage: slack: request failed:', err);
+  });
+
+  const adapter: SlackAdapter = {
+    platform: 'slack',
+    receiver: socket ? 'socket' : 'http',
+    maxTextLength: SLACK_MAX_SECTION,
+    get address() {
+      return address;
+    },
+
+    async start(handler) {
+      if (running) throw new TriageError('INTERNAL', 'the Slack adapter is already started', { fix: 'call stop() before starting it again' });
+      onCommand = handler;
+      // auth.test: a wrong token fails here, with a fix, instead of on the first command.
+      await call('auth.test', () => app.init());
+      if (socket) {
+        await call('apps.connections.open', () => app.start());
+      } else {
+        const server = (await app.start({ port: o.port ?? 3000, ...(o.host ? { host: o.host } : {}) })) as Server;
+        address = server.address() as AddressInfo;
+      }
+      running = true;
+    },
+
+    async stop() {
+      if (!running) return;
+      running = false;
+      await app.stop().catch((err: unknown) => logger.warn(`triage: slack: stop: ${String(err)}`));
+      await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => setTimeout(r, 10_000).unref())]);
+      onCommand = undefined;
+      address = undefined;
+    },
+
+    async post(room, msg, opts) {
+      const channel = slackId(room, 'channel');
+      const r = renderSlack(msg);
+      const res = await call('chat.postMessage', () =>
+        client.chat.postMessage({
+          channel,
+          text: r.text,
+          blocks: r.blocks,
+          unfurl_links: false,
+          unfurl_media: false,
+          ...(opts?.thread ? { thread_ts: opts.thread } : {}),
+        }),
+      );
+      return { room, id: String(res.ts), ...(opts?.thread ? { thread: opts.thread } : {}) };
+    },
+
+    async edit(ref, msg) {
+      const r = renderSlack(msg);
+      await call('chat.update', () => client.chat.update({ channel: slackId(ref.room, 'channel'), ts: ref.id, text: r.text, blocks: r.blocks }));
+    },
+
+    async upload(room: string, file: ChatFile, opts?: { thread?: string }) {
+      const channel = slackId(room, 'channel');
+      // Slack refuses empty files; an empty log is still worth a (one-space) file.
+      const content = file.content === '' ? ' ' : file.content;
+      const title = file.title ?? file.filename;
+      await call('files.uploadV2', () =>
+        opts?.thread
+          ? client.files.uploadV2({ channel_id: channel, thread_ts: opts.thread, content, filename: file.filename, title })
+          : client.files.uploadV2({ channel_id: channel, content, filename: file.filename, title }),
+      );
+    },
+
+    async replyPrivately(cmd, msg) {
+      const r = renderSlack(msg);
+      await call('chat.postEphemeral', () =>
+        client.chat.postEphemeral({
+          channel: slackId(cmd.room, 'channel'),
+          user: slackId(cmd.user, 'user'),
+          text: r.text,
+          blocks: r.blocks,
+          ...(cmd.thread ? { thread_ts: cmd.thread } : {}),
+        }),
+      );
+    },
+  };
+  return adapter;
+}
+
+/** True when an action_id is one of ours (all our buttons are commands). */
+export const isTriageAction = (actionId: string): boolean => actionId.startsWith(SLACK_ACTION_PREFIX);
