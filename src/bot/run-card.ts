@@ -60,6 +60,8 @@ export interface RunCardView {
   result?: RunResult;
   /** Some update could not be delivered. */
   deliveryProblem?: boolean;
+  /** One more line to show, e.g. that the card lost track of the run. */
+  note?: string;
 }
 
 /** Options for the renderers. */
@@ -113,7 +115,7 @@ function renderProgress(v: RunCardView, max: number): ChatMessage {
       { lines: security, priority: Infinity },
       { lines: approvalLines, priority: Infinity },
       { lines: hostLines, priority: 1, more: (n) => `… ${n} more hosts` },
-      { lines: v.deliveryProblem ? ['⚠ could not deliver some updates'] : [], priority: Infinity },
+      { lines: notes(v), priority: Infinity },
       { lines: [footer(v, [phase])], priority: Infinity },
     ],
     max,
@@ -161,7 +163,7 @@ function renderFinal(v: RunCardView, max: number): ChatMessage {
       { lines: fix, priority: Infinity },
       { lines: others.slice(0, 5), priority: 1, more: (n) => `also: ${n} more findings` },
       { lines: hostLines, priority: 2, more: (n) => `… ${n} more hosts (see the thread)` },
-      { lines: v.deliveryProblem ? ['⚠ could not deliver some updates'] : [], priority: Infinity },
+      { lines: notes(v), priority: Infinity },
       { lines: [footer(v, extra)], priority: Infinity },
     ],
     max,
@@ -212,6 +214,10 @@ function securityLines(hosts: string[]): string[] {
     `⚠ SECURITY WARNING: ${list} presented an SSH host key that does not match the pinned one — possible man-in-the-middle. Nothing was run there.`,
     'Check the key out of band (console, cloud provider) before trusting or re-pinning it.',
   ];
+}
+
+function notes(v: RunCardView): string[] {
+  return [...(v.note ? [clipLine(clean(v.note))] : []), ...(v.deliveryProblem ? ['⚠ could not deliver some updates'] : [])];
 }
 
 function pushButton(out: ChatButton[], label: string, command: string, style?: ChatButton['style']): void {

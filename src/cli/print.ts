@@ -8,7 +8,7 @@ const MARK: Record<StepStatus, string> = { pass: '✓', fail: '✗', warn: '!', 
 
 /** One line for a finished step. */
 export function stepLine(host: string, s: StepResult, hostWidth = 0): string {
-  const why = s.status === 'skipped' || s.status === 'error' || s.status === 'timeout' ? s.reason : firstLine(s.output, s.status);
+  const why = s.status === 'skipped' || s.status === 'error' || s.status === 'timeout' ? s.reason : (s.summary ?? firstLine(s.output, s.status));
   const dur = s.status === 'skipped' ? '' : `${s.durationMs}ms`;
   return `  ${host.padEnd(hostWidth)}  ${MARK[s.status]} ${s.title.padEnd(34)} ${dur.padStart(7)}${why ? `  ${why}` : ''}`;
 }

@@ -128,9 +128,8 @@ async function runStep(o: HostRunOptions, step: Step, ctx: Record<string, unknow
   const output = clip(redact(joinOutput(r.stdout, r.stderr)), o.maxOutputChars ?? 4000, r.truncated);
   const view = { ...captures, status: 'pass', exit: r.exitCode, output: `${r.stdout}\n${r.stderr}`, ok: true, ran: true };
   const stepCtx = { ...ctx, [step.id]: view };
-  let status: StepStatus;
-  if (r.timedOut) status = 'timeout';
-  else status = judge(step, stepCtx, r.exitCode);
+  const status: StepStatus = r.timedOut ? 'timeout' : judge(step, stepCtx, r.exitCode);
+  const summary = step.summary ? redact(renderText(step.summary, { ...stepCtx, [step.id]: { ...view, status } }).text) : undefined;
   return {
     id: step.id,
     title: title(step, ctx),
@@ -138,6 +137,7 @@ async function runStep(o: HostRunOptions, step: Step, ctx: Record<string, unknow
     exitCode: r.exitCode,
     durationMs: r.durationMs,
     output,
+    ...(summary ? { summary } : {}),
     ...(r.timedOut ? { reason: `no answer within ${Math.round(step.timeout / 1000)} s; killed` } : {}),
     ...(r.truncated ? { truncated: true } : {}),
     captures: redactDeep(captures),

@@ -17,6 +17,8 @@ export const StepResultSchema = z.object({
   durationMs: z.number().int(),
   /** Redacted, truncated stdout + stderr. */
   output: z.string(),
+  /** The step's one-line fact (its `summary` template), redacted. */
+  summary: z.string().optional(),
   /** Why a step was skipped or errored, in words. */
   reason: z.string().optional(),
   /** For `error`: the stable error code (e.g. `SSH_HOSTKEY`). */

@@ -125,6 +125,8 @@ export const StepSchema = z
       .object({ fail: z.string().optional(), warn: z.string().optional(), pass: z.string().optional() })
       .strict()
       .default({}),
+    /** Template: the one fact to show beside the step's status line, e.g. `state ${{ service.state }}`. Default: the first output line. */
+    summary: z.string().optional(),
     /** Yielded when the step ends `fail` (or `warn`) and the finding's `when` holds. */
     finding: FindingRuleSchema.optional(),
     /** Keep this step's output out of chat and results (it may hold secrets even after redaction). */

@@ -98,6 +98,10 @@ class SlackApiError extends Error {
   }
 }
 
+function newTriggerId(): string {
+  return `${Date.now()}.${randomBytes(4).readUInt32BE()}.${randomBytes(8).toString('hex')}`;
+}
+
 function isObj(v: unknown): v is Record<string, unknown> {
   return !!v && typeof v === 'object' && !Array.isArray(v);
 }
@@ -418,9 +422,13 @@ export class FakeSlack {
       retryNum?: number;
       badSignature?: boolean;
       timestampOffsetSec?: number;
+      /** A retry carries the original payload: pass the first delivery's trigger_id (and response_url). */
+      triggerId?: string;
+      responseUrl?: string;
     },
-  ): Promise<{ status: number; body: string; ms: number; responseUrl: string }> {
-    const responseUrl = this.newResponseUrl();
+  ): Promise<{ status: number; body: string; ms: number; responseUrl: string; triggerId: string }> {
+    const responseUrl = opts.responseUrl ?? this.newResponseUrl();
+    const triggerId = opts.triggerId ?? newTriggerId();
     const form = new URLSearchParams({
       token: 'legacy-verification-token',
       team_id: TEAM_ID,
@@ -434,10 +442,10 @@ export class FakeSlack {
       api_app_id: APP_ID,
       is_enterprise_install: 'false',
       response_url: responseUrl,
-      trigger_id: `${Date.now()}.${randomBytes(4).readUInt32BE()}.${randomBytes(8).toString('hex')}`,
+      trigger_id: triggerId,
     });
     const res = await this.postSigned(appUrl, form.toString(), 'application/x-www-form-urlencoded', opts);
-    return { ...res, responseUrl };
+    return { ...res, responseUrl, triggerId };
   }
 
   /** A user clicks a button (block_actions) on a message this fake holds. Throws if the message or the
@@ -454,8 +462,10 @@ export class FakeSlack {
       retryNum?: number;
       badSignature?: boolean;
       stale?: boolean;
+      /** A retry carries the original payload: pass the first delivery's trigger_id. */
+      triggerId?: string;
     },
-  ): Promise<{ status: number; body: string; ms: number; responseUrl: string }> {
+  ): Promise<{ status: number; body: string; ms: number; responseUrl: string; triggerId: string }> {
     const channel = this.channelKey(opts.channelId);
     const msg = this.msgs.find((m) => m.channel === channel && m.ts === opts.messageTs && !m.deleted);
     if (!msg && !opts.stale) throw new Error(`clickButton: no message ${opts.messageTs} in ${opts.channelId}`);
@@ -481,7 +491,7 @@ export class FakeSlack {
       api_app_id: APP_ID,
       token: 'legacy-verification-token',
       container: { type: 'message', message_ts: opts.messageTs, channel_id: channel, is_ephemeral: !!msg?.ephemeral_user },
-      trigger_id: `${Date.now()}.${randomBytes(4).readUInt32BE()}.${randomBytes(8).toString('hex')}`,
+      trigger_id: opts.triggerId ?? newTriggerId(),
       team: { id: TEAM_ID, domain: TEAM_DOMAIN },
       enterprise: null,
       is_enterprise_install: false,
@@ -493,7 +503,7 @@ export class FakeSlack {
     };
     const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
     const res = await this.postSigned(appUrl, body, 'application/x-www-form-urlencoded', opts);
-    return { ...res, responseUrl };
+    return { ...res, responseUrl, triggerId: payload.trigger_id };
   }
 
   /** Delivers an Events API `event_callback` (e.g. `{ type: 'app_mention', user, text, channel, ts }`). */
