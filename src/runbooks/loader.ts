@@ -65,7 +65,8 @@ export function parseRunbook(text: string, file: string, builtin = false): Loade
 function zodProblems(err: ZodError, file: string, line: (p: (string | number)[]) => number | undefined): TriageError[] {
   return err.issues.map((i) => {
     const path = i.path.map(String);
-    const at = line(i.path as (string | number)[]);
+    // Point at the offending key itself, not the object that holds it.
+    const at = line(i.code === 'unrecognized_keys' ? [...(i.path as (string | number)[]), i.keys[0]!] : (i.path as (string | number)[]));
     let message = i.message;
     let fix: string | undefined;
     if (i.code === 'unrecognized_keys') {
