@@ -68,20 +68,20 @@ describe('running commands over SSH', () => {
 describe('a hung command', () => {
   it('times out and leaves no process behind on the host', async () => {
     const marker = `triage-hang-${Date.now()}`;
-    const r = await ssh.exec(spec(), `sh -c 'sleep 300; echo ${marker}' & sleep 301 # ${marker}`, { timeoutMs: 1000 });
+    const r = await ssh.exec(spec(), `sh -c 'sleep 3171; echo ${marker}' & sleep 3172 # ${marker}`, { timeoutMs: 1000 });
     expect(r.timedOut).toBe(true);
     expect(r.exitCode).toBeNull();
-    const left = await ssh.exec(spec(), `ps -eo args | grep -c '[s]leep 30[01]' || true`);
+    const left = await ssh.exec(spec(), `ps -eo args | grep -c '[s]leep 317[12]' || true`);
     expect(left.stdout.trim()).toBe('0');
   });
 
   it('is killed on the host when the run is cancelled', async () => {
     const ac = new AbortController();
-    const p = ssh.exec(spec(), 'sleep 299', { signal: ac.signal, timeoutMs: 60_000 });
+    const p = ssh.exec(spec(), 'sleep 2993', { signal: ac.signal, timeoutMs: 60_000 });
     setTimeout(() => ac.abort(), 300);
     const r = await p;
     expect(r.aborted).toBe(true);
-    const left = await ssh.exec(spec(), `ps -eo args | grep -c '^[s]leep 299' || true`);
+    const left = await ssh.exec(spec(), `ps -eo args | grep -c '^[s]leep 2993' || true`);
     expect(left.stdout.trim()).toBe('0');
   });
 });
