@@ -868,7 +868,7 @@ function readPrivateKey(name: string, keyPath: string, file: string): Buffer | T
  * filled. `address: local` gives `{ name, address: 'local', zone }`.
  * @throws TriageError HOST_UNKNOWN, CONFIG_INVALID (key file), SECRET_UNRESOLVED (passphrase).
  */
-export function resolveHost(loaded: LoadedConfig, name: string, env: NodeJS.ProcessEnv = process.env): HostSpec {
+export function resolveHost(loaded: LoadedConfig, name: string, env: NodeJS.ProcessEnv = process.env, opts: { credentials?: boolean } = {}): HostSpec {
   const h = Object.hasOwn(loaded.config.hosts, name) ? loaded.config.hosts[name] : undefined;
   if (!h) {
     throw new TriageError('HOST_UNKNOWN', `unknown host ${quoteInput(name)}`, {
@@ -878,6 +878,8 @@ export function resolveHost(loaded: LoadedConfig, name: string, env: NodeJS.Proc
   }
   if (h.address === 'local') return { name, address: 'local', zone: h.zone };
   const spec: HostSpec = { name, address: h.address, port: h.port, user: h.user, zone: h.zone };
+  // Submitting a run (chat bot, --no-worker) needs no keys: only the worker that connects reads them.
+  if (opts.credentials === false) return spec;
   if (h.privateKey !== undefined) {
     const key = readPrivateKey(name, h.privateKey, loaded.file);
     if (key instanceof TriageError) throw key;

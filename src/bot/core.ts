@@ -27,6 +27,7 @@ import type { AuditLog, AuditOutcome } from './audit.ts';
 import { COMMAND_NAMES, COMMANDS, type CommandName, isCommandError, type ParsedCommand, parseCommand } from './commands.ts';
 import { LiveCard, type LiveCardOptions } from './live-card.ts';
 import { Outbox, type OutboxOptions, type OutboxPacing } from './outbox.ts';
+import { fitMessage } from './run-card.ts';
 
 /** Options for {@link ChatCore}. */
 export interface ChatCoreOptions {
@@ -37,7 +38,7 @@ export interface ChatCoreOptions {
   /** For delivery dedupe (`<prefix>:seen:<platform>:<deliveryId>`, kept 24 h). */
   redis: Redis;
   prefix: string;
-  /** Per-platform pacing; default {@link DEFAULT_PACING}. Tests use small values. */
+  /** Per-platform pacing; default `DEFAULT_PACING` (outbox.ts). Tests use small values. */
   pacing?: Partial<Record<Platform, Partial<OutboxPacing>>>;
   /** For `env:` secrets while preparing runs. Default `process.env`. */
   env?: NodeJS.ProcessEnv;
@@ -140,19 +141,19 @@ export class ChatCore {
       const admitted = this.access.admit(cmd);
       if (!admitted.ok) {
         this.replyPrivately(cmd, admitted.message);
-        result = { outcome: 'denied', detail: admitted.reason };
+        result = { outcome: 'denied', detail: `ACCESS_DENIED: ${admitted.reason}` };
         return;
       }
       const parsed = parseCommand(cmd.text);
       if (isCommandError(parsed)) {
         this.replyPrivately(cmd, parsed.error);
-        result = { outcome: 'invalid', detail: parsed.error };
+        result = { outcome: 'invalid', detail: `COMMAND_INVALID: ${parsed.error}` };
         return;
       }
       const allowed = this.access.check(cmd, COMMANDS[parsed.name].role, `/${parsed.name}`);
       if (!allowed.ok) {
         this.replyPrivately(cmd, allowed.message);
-        result = { outcome: 'denied', detail: `${allowed.reason}: /${parsed.name} needs ${COMMANDS[parsed.name].role}` };
+        result = { outcome: 'denied', detail: `ACCESS_DENIED: ${allowed.reason}, /${parsed.name} needs ${COMMANDS[parsed.name].role}` };
         return;
       }
       const handler = this.router[parsed.name] as Handler<CommandName>;
@@ -188,7 +189,9 @@ export class ChatCore {
     const { cmd } = ctx;
     let plan: ReturnType<typeof prepareRun>;
     try {
-      plan = prepareRun(this.o.loaded, this.o.library, { runbook: p.runbook, target: p.target, ...(p.host ? { host: p.host } : {}) }, this.o.env);
+      plan = prepareRun(this.o.loaded, this.o.library, { runbook: p.runbook, target: p.target, ...(p.host ? { host: p.host } : {}) }, this.o.env, {
+        credentials: false,
+      });
     } catch (e) {
       if (!isTriageError(e) || e.kind !== 'input') throw e;
       const first = firstError(e);
@@ -202,7 +205,7 @@ export class ChatCore {
       ...(p.host ? { host: p.host } : {}),
     });
     if (duplicate) return { outcome: 'duplicate', runId, detail: 'run already started for this delivery' };
-    this.follow(cmd, runId, { requestedBy: cmd.userName || cmd.user, totalSteps: plan.runbook.steps.length, details: 'all' });
+    await this.follow(cmd, runId, { requestedBy: cmd.userName || cmd.user, totalSteps: plan.runbook.steps.length, details: 'all' });
     return { runId, detail: `${plan.runbook.name} ${plan.target.name}${p.host ? ` ${p.host}` : ''}` };
   }
 
@@ -225,7 +228,7 @@ export class ChatCore {
       return {};
     }
     const rec = await this.o.queue.status(p.runId);
-    this.follow(ctx.cmd, rec.runId, { totalSteps: this.stepCount(rec.runbook), details: 'new' });
+    await this.follow(ctx.cmd, rec.runId, { totalSteps: this.stepCount(rec.runbook), details: 'new' });
     return { runId: rec.runId };
   }
 
@@ -259,7 +262,7 @@ export class ChatCore {
 
   private async help(ctx: Context): Promise<Outcome> {
     const lines = COMMAND_NAMES.map((n) => `${COMMANDS[n].usage} — ${COMMANDS[n].help}`);
-    lines.push(`you are a ${ctx.role}`);
+    lines.push(`you are ${ctx.role === 'operator' ? 'an' : 'a'} ${ctx.role}`);
     ctx.reply({ title: 'Triage commands', lines });
     return {};
   }
@@ -281,7 +284,8 @@ export class ChatCore {
     }
   }
 
-  private follow(cmd: IncomingCommand, runId: string, o: Pick<LiveCardOptions, 'requestedBy' | 'totalSteps' | 'details'>): void {
+  /** Starts a live card for the run; resolves once the card is queued for posting. */
+  private async follow(cmd: IncomingCommand, runId: string, o: Pick<LiveCardOptions, 'requestedBy' | 'totalSteps' | 'details'>): Promise<void> {
     const outbox = this.outboxes.get(cmd.platform);
     if (!outbox) {
       this.log(`chat: no ${cmd.platform} transport attached; run ${runId} has no card`);
@@ -299,6 +303,7 @@ export class ChatCore {
     });
     this.cards.add(card);
     void card.done.finally(() => this.cards.delete(card));
+    await card.ready;
   }
 
   private stepCount(runbook: string): number | undefined {
@@ -333,7 +338,8 @@ export class ChatCore {
   private reply(cmd: IncomingCommand, body: string | ChatMessage): void {
     const outbox = this.outboxFor(cmd);
     if (!outbox) return;
-    void outbox.post(cmd.room, toMessage(body), cmd.thread ? { thread: cmd.thread } : {});
+    const msg = fitMessage(toMessage(body), { maxTextLength: outbox.transport.maxTextLength });
+    void outbox.post(cmd.room, msg, cmd.thread ? { thread: cmd.thread } : {});
   }
 
   private replyPrivately(cmd: IncomingCommand, text: string): void {

@@ -57,6 +57,9 @@ export class LiveCard {
   ref?: MessageRef;
   /** Settles when the card stops following (final, stopped, or lost track). */
   readonly done: Promise<void>;
+  /** Settles once the card is queued for posting (or could not be). */
+  readonly ready: Promise<void>;
+  private markReady: () => void = () => {};
   private view?: RunCardView;
   private lastEventId = '0';
   private readonly posted = new Set<string>();
@@ -67,7 +70,12 @@ export class LiveCard {
 
   private constructor(private readonly o: LiveCardOptions) {
     this.runId = o.runId;
-    this.done = this.run().catch((e) => this.o.log?.(`live card ${this.runId}: ${(e as Error).message}`));
+    this.ready = new Promise((resolve) => {
+      this.markReady = resolve;
+    });
+    this.done = this.run()
+      .catch((e) => this.o.log?.(`live card ${this.runId}: ${(e as Error).message}`))
+      .finally(() => this.markReady());
   }
 
   /** Posts the card and starts following the run. */
@@ -114,10 +122,12 @@ export class LiveCard {
     const postedFinal = this.view.final;
     const first = this.render();
     this.lastSent = JSON.stringify(first);
-    this.ref = await this.o.outbox.post(this.o.room, first, {
+    const posting = this.o.outbox.post(this.o.room, first, {
       ...(this.o.thread ? { thread: this.o.thread } : {}),
       onGiveUp: () => this.o.log?.(`run card for ${this.runId} could not be posted in ${this.o.room}`),
     });
+    this.markReady();
+    this.ref = await posting;
     if (!this.ref) return;
     if (postedFinal) {
       this.finalQueued = true;

@@ -198,7 +198,10 @@ export class Outbox {
 
   private room(name: string): Room {
     let r = this.rooms.get(name);
-    if (!r) this.rooms.set(name, (r = { ops: [], busy: false, last: Number.NEGATIVE_INFINITY, starts: [] }));
+    if (!r) {
+      r = { ops: [], busy: false, last: Number.NEGATIVE_INFINITY, starts: [] };
+      this.rooms.set(name, r);
+    }
     return r;
   }
 

@@ -109,7 +109,7 @@ function renderProgress(v: RunCardView, max: number): ChatMessage {
   const approvalLines = v.approvals.map(
     (a) => `⏸ ${a.host}:${a.stepId} "${a.title}" changes the host and waits for an operator: /approve ${v.runId} ${a.host}:${a.stepId}`,
   );
-  const lines = fit(
+  const lines = fitLines(
     title,
     [
       { lines: security, priority: Infinity },
@@ -154,7 +154,7 @@ function renderFinal(v: RunCardView, max: number): ChatMessage {
   const hostLines = v.hosts.map((h) => finalHostLine(h, r));
   const extra = [status, ...(r ? [seconds(r.durationMs)] : [])];
 
-  const lines = fit(
+  const lines = fitLines(
     title,
     [
       { lines: securityLines(mismatched), priority: Infinity },
@@ -254,24 +254,37 @@ interface Section {
 }
 
 /** Joins sections, dropping lines from the least important ones until the whole fits in `max`. */
-function fit(title: string, sections: Section[], max: number): string[] {
+function fitLines(title: string, sections: Section[], max: number): string[] {
   const budget = Math.max(200, max - MARGIN);
-  const kept = sections.map((s) => ({ ...s, keep: s.lines.length, dropped: 0 }));
-  const render = () =>
-    kept.flatMap((s) => [...s.lines.slice(0, s.keep), ...(s.dropped && s.more ? [s.more(s.dropped)] : [])]);
-  const size = (lines: string[]) => measure(title) + lines.reduce((n, l) => n + measure(l), 0);
-  let lines = render();
-  while (size(lines) > budget) {
-    const victim = kept.filter((s) => s.keep > 0 && s.priority !== Infinity).sort((a, b) => a.priority - b.priority)[0];
-    if (!victim) break;
-    victim.keep--;
-    victim.dropped++;
-    lines = render();
+  // Everything shown passes through redact; before measuring, since «redacted» may be longer than what it hides.
+  const kept = sections.map((s) => ({ ...s, lines: s.lines.map(redact), keep: s.lines.length, note: 0 }));
+  const render = () => kept.flatMap((s) => [...s.lines.slice(0, s.keep), ...(s.keep < s.lines.length && s.more ? [s.more(s.lines.length - s.keep)] : [])]);
+  let size = measure(title) + kept.reduce((n, s) => n + s.lines.reduce((m, l) => m + measure(l), 0), 0);
+  const order = kept.filter((s) => s.priority !== Infinity).sort((a, b) => a.priority - b.priority);
+  for (const s of order) {
+    while (size > budget && s.keep > 0) {
+      s.keep--;
+      size -= measure(s.lines[s.keep]!) + s.note;
+      s.note = s.more ? measure(s.more(s.lines.length - s.keep)) : 0;
+      size += s.note;
+    }
   }
-  if (size(lines) <= budget) return lines;
+  const lines = render();
+  if (size <= budget) return lines;
   // Only must-keep lines are left and still too long: share the budget between them.
   const each = Math.max(20, Math.floor((budget - measure(title)) / Math.max(1, lines.length)) - 8);
   return lines.map((l) => clipLine(l, each));
+}
+
+/**
+ * Any message cut to fit `maxTextLength`: lines are dropped from the end
+ * (with "… N more") and over-long lines clipped. For replies such as
+ * `/runbooks` whose length depends on the config.
+ */
+export function fitMessage(msg: ChatMessage, o: RenderOptions = {}): ChatMessage {
+  const max = o.maxTextLength ?? DEFAULT_MAX;
+  const lines = fitLines(msg.title ?? '', [{ lines: msg.lines.map((l) => clipLine(l)), priority: 1, more: (n) => `… ${n} more` }], max - (msg.code ? measure(msg.code) : 0));
+  return { ...msg, lines };
 }
 
 // ---------------------------------------------------------------------------
@@ -307,18 +320,19 @@ export function renderHostDetails(host: string, steps: StepResult[], o: HostDeta
 
   const filename = `${o.runId ? `${o.runId}-` : ''}${host.replace(/[^A-Za-z0-9._-]/g, '_')}.txt`;
   const content = [title, '', ...stepLines, '', ...steps.filter((s) => s.output || s.reason).map((s) => outputBlock(s))].join('\n');
-  const lines = fit(title, [{ lines: stepLines, priority: 1, more: (n) => `… ${n} more steps (in the file)` }, { lines: [`full output attached: ${filename}`], priority: Infinity }], max);
+  const lines = fitLines(title, [{ lines: stepLines, priority: 1, more: (n) => `… ${n} more steps (in the file)` }, { lines: [`full output attached: ${filename}`], priority: Infinity }], max);
   return { message: { title, lines, summary: title }, file: { filename, content: `${content}\n`, title: `${host}: full output` } };
 }
 
 function stepLine(s: StepResult): string {
   const bits = [`${STEP_MARKS[s.status]} ${s.title}`];
-  if (s.status === 'skipped') bits.push(`skipped${s.reason ? `: ${clean(s.reason)}` : ''}`);
+  // "condition not met: target.nginx != null" just means "not configured": the expression is noise at 3 a.m.
+  if (s.status === 'skipped') bits.push(`skipped${s.reason && !s.reason.startsWith('condition not met') ? `: ${clean(s.reason)}` : ''}`);
   else if (s.status === 'error') bits.push(`error${s.errorCode ? ` ${s.errorCode}` : ''}${s.reason ? `: ${clean(s.reason)}` : ''}`);
   else if (s.status === 'timeout') bits.push(s.reason ? clean(s.reason) : 'timed out');
   else if (s.exitCode !== null && s.exitCode !== 0) bits.push(`exit ${s.exitCode}`);
   if (s.status !== 'skipped') bits.push(seconds(s.durationMs));
-  return clipLine(bits.join(' · '), 300);
+  return clipLine(redact(bits.join(' · ')), 300);
 }
 
 function outputBlock(s: StepResult): string {

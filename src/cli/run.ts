@@ -41,7 +41,8 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const loaded = await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env, requireFile: true });
   const library = RunbookLibrary.load({ dirs: runbookDirs(values.runbooks as string[] | undefined, io.env) });
   const host = values.host as string | undefined;
-  const plan = prepareRun(loaded, library, { runbook: rbName, target: targetName, host, params }, io.env);
+  // With an embedded worker, a missing key is a config error now (exit 2), not a failed run later.
+  const plan = prepareRun(loaded, library, { runbook: rbName, target: targetName, host, params }, io.env, { credentials: !values['no-worker'] });
   const json = values.json === true;
 
   if (values['dry-run']) {

@@ -34,8 +34,18 @@ export interface RunPlan {
 
 const WORD = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
+/** Options for {@link prepareRun}. */
+export interface PrepareOptions {
+  /**
+   * Read SSH keys and passphrases now (default true). Submitters that never
+   * connect themselves (the chat bot, `run --no-worker`) pass false; the
+   * worker that runs the steps reads them.
+   */
+  credentials?: boolean;
+}
+
 /** Checks a request against config and runbooks; throws an `input` TriageError on anything wrong. */
-export function prepareRun(loaded: LoadedConfig, library: RunbookLibrary, req: RunRequest, env: NodeJS.ProcessEnv = process.env): RunPlan {
+export function prepareRun(loaded: LoadedConfig, library: RunbookLibrary, req: RunRequest, env: NodeJS.ProcessEnv = process.env, opts: PrepareOptions = {}): RunPlan {
   for (const [what, v] of [['runbook', req.runbook], ['target', req.target], ['host', req.host]] as const) {
     if (v !== undefined && !WORD.test(v)) {
       throw new TriageError(what === 'runbook' ? 'RUNBOOK_UNKNOWN' : what === 'target' ? 'TARGET_UNKNOWN' : 'HOST_UNKNOWN', `"${clip(v)}" is not a valid ${what} name`, {
@@ -46,7 +56,7 @@ export function prepareRun(loaded: LoadedConfig, library: RunbookLibrary, req: R
   const runbook = library.get(req.runbook);
   const hostNames = targetHosts(loaded.config, req.target, req.host);
   const params = validateParams(runbook, req.params ?? {});
-  const hosts = hostNames.map((h) => resolveHost(loaded, h, env));
+  const hosts = hostNames.map((h) => resolveHost(loaded, h, env, { credentials: opts.credentials }));
   return { runbook, target: targetFacts(loaded, req.target), hosts, params };
 }
 

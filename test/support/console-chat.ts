@@ -58,7 +58,7 @@ export class ChatLog {
 
 /** An in-memory ChatTransport. `fault` can make an operation fail (return the error to throw). */
 export class MemoryTransport implements ChatTransport {
-  fault?: (op: 'post' | 'edit' | 'upload', room: string) => Error | undefined;
+  fault?: (op: 'post' | 'edit' | 'upload', room: string, thread?: string) => Error | undefined;
 
   constructor(
     readonly platform: Platform,
@@ -67,7 +67,7 @@ export class MemoryTransport implements ChatTransport {
   ) {}
 
   async post(room: string, msg: ChatMessage, opts: { thread?: string } = {}): Promise<MessageRef> {
-    this.check('post', room, msg);
+    this.check('post', room, msg, opts.thread);
     const ref: MessageRef = { room, id: this.log.nextId(), ...(opts.thread ? { thread: opts.thread } : {}) };
     this.log.messages.push({ platform: this.platform, ref, versions: [msg] });
     return ref;
@@ -81,7 +81,7 @@ export class MemoryTransport implements ChatTransport {
   }
 
   async upload(room: string, file: ChatFile, opts: { thread?: string } = {}): Promise<void> {
-    const err = this.fault?.('upload', room);
+    const err = this.fault?.('upload', room, opts.thread);
     if (err) throw err;
     this.log.files.push({ platform: this.platform, room, ...(opts.thread ? { thread: opts.thread } : {}), file });
   }
@@ -92,8 +92,8 @@ export class MemoryTransport implements ChatTransport {
     this.log.messages.push({ platform: this.platform, ref, versions: [msg], privateTo: cmd.user });
   }
 
-  private check(op: 'post' | 'edit', room: string, msg: ChatMessage): void {
-    const err = this.fault?.(op, room);
+  private check(op: 'post' | 'edit', room: string, msg: ChatMessage, thread?: string): void {
+    const err = this.fault?.(op, room, thread);
     if (err) throw err;
     const length = [msg.title ?? '', ...msg.lines, msg.code ?? ''].join('\n').length;
     if (length > this.maxTextLength) this.log.tooLong.push({ platform: this.platform, length, max: this.maxTextLength });
