@@ -4,7 +4,7 @@
  * and nothing runs. Exit codes of `run`: 0 healthy, 1 problems found,
  * 2 bad input or config, 3 could not run.
  */
-import { type CliIO } from './cli/io.ts';
+import type { CliIO } from './cli/io.ts';
 import { lintCommand } from './cli/lint.ts';
 import { runCommand } from './cli/run.ts';
 import { statusCommand } from './cli/status.ts';

@@ -86,6 +86,7 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
   const running = new Map<string, Set<AbortController>>();
   const waitingApprovals = new Map<string, Set<Redis>>();
   const limiter = new HostLimiter(o.perHostLimit ?? 2);
+  let closing = false;
 
   // Cancels reach every worker through pub/sub.
   const sub = o.redis.client();
@@ -132,8 +133,8 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
           if (await store.isCancelled(d.runId)) return cancelledHost(plan, host, done);
           await store.setState(d.runId, 'running');
           const ac = new AbortController();
-          let set = running.get(d.runId);
-          if (!set) running.set(d.runId, (set = new Set()));
+          const set = running.get(d.runId) ?? new Set<AbortController>();
+          running.set(d.runId, set);
           set.add(ac);
           try {
             return await limiter.run(host.name, () =>
@@ -165,12 +166,14 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
     await store.setState(runId, 'waiting-approval');
     const c = o.redis.client();
     c.on('error', () => {});
-    let set = waitingApprovals.get(runId);
-    if (!set) waitingApprovals.set(runId, (set = new Set()));
+    const set = waitingApprovals.get(runId) ?? new Set<Redis>();
+    waitingApprovals.set(runId, set);
     set.add(c);
     try {
       const deadline = Date.now() + (o.approvalTimeoutMs ?? 15 * 60_000);
       while (Date.now() < deadline) {
+        // Stopping: hand the job back; the next worker resumes after the persisted steps and asks again.
+        if (closing) throw new Error('worker stopping while waiting for approval; handed back');
         if (await store.isEnded(runId)) return false;
         const r = await c.blpop(store.approvalKey(runId, host, step.id), 2).catch(() => null);
         if (r) {
@@ -265,6 +268,8 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
     async close(graceMs = 30_000) {
       if (closed) return;
       closed = true;
+      closing = true;
+      for (const set of waitingApprovals.values()) for (const c of set) c.disconnect();
       const all = [...hostWorkers, runWorker];
       const graceful = Promise.all(all.map((w) => w.close()));
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());

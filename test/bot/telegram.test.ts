@@ -81,7 +81,7 @@ describe('Telegram adapter', () => {
   });
 
   it('renders a card as HTML with every field escaped, and a button that sends its command', async () => {
-    const { tg, adapter, received } = await telegramWith();
+    const { tg, adapter, received } = await telegramWith({ clickAnswerGraceMs: 10 });
     const ref = await adapter.post(`tg:${GROUP}`, {
       title: '<b>502</b> & shop',
       lines: ['cause: service-down', 'nginx said <upstream> & gave up'],

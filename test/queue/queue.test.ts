@@ -25,6 +25,7 @@ const quick = {
   name: 'quick',
   description: 'who am I',
   steps: [
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a runbook template, not a JS one
     { id: 'whoami', title: 'address', run: 'set -- $SSH_CONNECTION; echo "addr=$3"; echo ${{ host.name }}' },
     { id: 'up', title: 'uptime', run: 'cat /proc/uptime' },
   ],
@@ -113,6 +114,42 @@ describe('cancel', () => {
     expect(left).toBe('0');
     // A second cancel says it had already ended.
     expect(await world.queue.cancel(runId, 'test:alice')).toBe(false);
+  });
+});
+
+describe('approval of host-changing steps', () => {
+  it('a worker stopping while a step waits for approval hands it back; the next worker asks again and continues', async () => {
+    world = await queueWorld({
+      config: { hosts: { a: { address: 'local' } }, targets: { t: { hosts: ['a'] } } },
+      runbooks: {
+        fix: {
+          name: 'fix',
+          description: 'check, then restart',
+          steps: [
+            { id: 'check', title: 'check', run: 'echo checked' },
+            { id: 'restart', title: 'restart the app', run: 'echo restarted', changes: true },
+          ],
+        },
+      },
+    });
+    const first = await world.worker();
+    const { runId } = await world.submit('fix', 't');
+    for await (const e of world.queue.follow(runId)) if (e.type === 'approval') break;
+    await first.close(1000); // returns although the approval is still pending
+    world.workers.splice(world.workers.indexOf(first), 1);
+    await world.worker();
+    let approvals = 0;
+    const final = await world.queue.wait(runId, {
+      timeoutMs: 20_000,
+      onEvent: async (e) => {
+        if (e.type === 'approval' && ++approvals === 2) await world!.queue.approve(runId, 'a', 'restart', 'slack:U999');
+      },
+    });
+    expect(final.state).toBe('done');
+    expect(final.result.hosts[0]!.steps.map((s) => `${s.id}:${s.status}`)).toEqual(['check:pass', 'restart:pass']);
+    // 'check' ran once: the second worker resumed after it
+    const stepEvents = (await world.queue.store.events(runId)).filter((e) => e.type === 'step');
+    expect(stepEvents).toHaveLength(2);
   });
 });
 

@@ -8,6 +8,7 @@ export interface CliRun {
   stdout: string;
   stderr: string;
   /** stdout parsed as JSON (for --json runs); undefined when it is not JSON. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests read the parsed result freely
   json: any;
 }
 

@@ -20,12 +20,12 @@
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { App, LogLevel, webApi } from '@slack/bolt';
+import { App, type Logger, LogLevel, webApi } from '@slack/bolt';
 import { TriageError } from '../../errors.ts';
 import { redact } from '../../redact.ts';
 import { type ChatAdapter, type ChatFile, type IncomingCommand, RateLimitedError } from '../adapter.ts';
 import { type BlockActionsPayload, commandFromClick, commandFromSlash, type SlashCommandPayload } from './incoming.ts';
-import { renderSlack, SLACK_ACTION_PREFIX, SLACK_MAX_SECTION } from './render.ts';
+import { renderSlack, SLACK_MAX_SECTION } from './render.ts';
 
 /** Options for {@link createSlackAdapter}. Tokens are resolved values, not `env:NAME`. */
 export interface SlackAdapterOptions {
@@ -41,9 +41,7 @@ export interface SlackAdapterOptions {
   host?: string;
   /** Web API base URL. Default `https://slack.com/api/`. */
   apiUrl?: string;
-  /** Bolt's log level. Default `warn`. */
-  logLevel?: LogLevel;
-  /** Where transport problems are logged. Default `console`. */
+  /** Where transport problems (and Bolt's own warnings and errors) are logged. Default `console`. */
   logger?: Pick<Console, 'warn' | 'error'>;
 }
 
@@ -104,6 +102,19 @@ async function call<T>(method: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Bolt's logger interface over ours: warnings and errors only. */
+function boltLogger(logger: Pick<Console, 'warn' | 'error'>): Logger {
+  return {
+    debug() {},
+    info() {},
+    warn: (...msg: unknown[]) => logger.warn('triage: slack (bolt):', ...msg),
+    error: (...msg: unknown[]) => logger.error('triage: slack (bolt):', ...msg),
+    setLevel() {},
+    getLevel: () => LogLevel.WARN,
+    setName() {},
+  };
+}
+
 /**
  * Creates the Slack adapter. Nothing talks to Slack until `start`.
  *
@@ -120,7 +131,7 @@ export function createSlackAdapter(o: SlackAdapterOptions): SlackAdapter {
     token: o.botToken,
     signingSecret: o.signingSecret,
     clientOptions,
-    logLevel: o.logLevel ?? LogLevel.WARN,
+    logger: boltLogger(logger),
     deferInitialization: true,
     ...(socket ? { socketMode: true, appToken: o.appToken, installerOptions: { clientOptions } } : {}),
   });
@@ -235,5 +246,3 @@ export function createSlackAdapter(o: SlackAdapterOptions): SlackAdapter {
   return adapter;
 }
 
-/** True when an action_id is one of ours (all our buttons are commands). */
-export const isTriageAction = (actionId: string): boolean => actionId.startsWith(SLACK_ACTION_PREFIX);

@@ -9,10 +9,11 @@
  * accepts requests whose `X-Telegram-Bot-Api-Secret-Token` header equals the
  * configured secret (anything else gets 403 and is not handled).
  *
- * Button clicks are answered (`answerCallbackQuery`) as soon as the core has
- * taken the command, at the latest after `clickAnswerWindowMs`; a private
- * reply to a click inside that window is shown as an alert only the clicking
- * user sees, later ones as a reply in the chat.
+ * Button clicks are answered (`answerCallbackQuery`) shortly after the core
+ * has handled the command (`clickAnswerGraceMs`, so a refusal it sends on its
+ * way out still makes it), at the latest `clickAnswerWindowMs` after the
+ * click. A private reply to a click still unanswered is shown as an alert only
+ * the clicking user sees; later ones become a reply in the chat.
  *
  * Deliberately left out: access control (chat and user ids pass through),
  * deleting the webhook on stop (Telegram keeps queueing updates for the next
@@ -60,6 +61,8 @@ export interface TelegramAdapterOptions {
   commands?: readonly BotCommand[];
   /** Longest wait before a click's spinner is stopped while the core works. Default 3000 ms. */
   clickAnswerWindowMs?: number;
+  /** How long a click stays open for a private reply after the core has handled it. Default 1000 ms. */
+  clickAnswerGraceMs?: number;
   /** Where transport problems are logged. Default `console`. */
   logger?: Pick<Console, 'warn' | 'error'>;
 }
@@ -149,6 +152,7 @@ export function createTelegramAdapter(o: TelegramAdapterOptions): TelegramAdapte
   const logger = o.logger ?? console;
   const mode = o.mode ?? 'polling';
   const answerWindowMs = o.clickAnswerWindowMs ?? 3000;
+  const answerGraceMs = o.clickAnswerGraceMs ?? 1000;
   // webhookReply: false — a method answered in the webhook response body returns no message, and post() needs its id.
   const bot = new Telegraf(o.token, { telegram: { apiRoot: o.apiRoot ?? 'https://api.telegram.org', webhookReply: false } });
   const api = bot.telegram;
@@ -184,7 +188,11 @@ export function createTelegramAdapter(o: TelegramAdapterOptions): TelegramAdapte
       .catch((err: unknown) => logger.error(`triage: telegram: command ${JSON.stringify(cmd.text)} failed:`, err))
       .finally(() => {
         inflight.delete(p);
-        answerClick(cmd.deliveryId);
+        const click = clicks.get(cmd.deliveryId);
+        if (!click) return;
+        // The core's private replies go out through its outbox just after it returns: give them a moment.
+        clearTimeout(click.timer);
+        click.timer = setTimeout(() => answerClick(cmd.deliveryId), answerGraceMs);
       });
     inflight.add(p);
   };
@@ -215,6 +223,31 @@ export function createTelegramAdapter(o: TelegramAdapterOptions): TelegramAdapte
     dispatch(cmd);
   });
   bot.catch((err) => logger.error('triage: telegram: update failed:', err));
+
+  /**
+   * telegraf's stop() throws until launch() has got as far as polling (it first deletes any
+   * webhook), so a stop right after start keeps asking until polling has begun, or launch gave up.
+   */
+  const stopPolling = async (launch: Promise<void>) => {
+    let settled = false;
+    const done = launch.then(
+      () => {
+        settled = true;
+      },
+      () => {
+        settled = true;
+      },
+    );
+    while (!settled) {
+      try {
+        bot.stop('triage stop');
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    await done;
+  };
 
   const threadExtra = (chatId: number, thread: TelegramThread) => {
     const topic = thread.topicId ?? (thread.replyTo !== undefined ? topicOf.get(`${chatId}:${thread.replyTo}`) : undefined);
@@ -302,12 +335,7 @@ export function createTelegramAdapter(o: TelegramAdapterOptions): TelegramAdapte
       if (!running) return;
       running = false;
       if (launched) {
-        try {
-          bot.stop('triage stop');
-        } catch {
-          // already stopped (polling ended on its own)
-        }
-        await launched.catch(() => {});
+        await stopPolling(launched);
         launched = undefined;
       }
       if (server) {
@@ -346,13 +374,18 @@ export function createTelegramAdapter(o: TelegramAdapterOptions): TelegramAdapte
     async upload(room: string, file: ChatFile, opts?: { thread?: string }) {
       const chatId = chatIdOf(room);
       const { extra } = threadExtra(chatId, parseThread(opts?.thread));
+      // telegraf 4.16 sends files as multipart and silently drops object fields it does not know
+      // (reply_parameters among them), so the reply target goes as the JSON string the Bot API accepts.
+      const multipartExtra = extra.reply_parameters
+        ? { ...extra, reply_parameters: JSON.stringify(extra.reply_parameters) as unknown as typeof extra.reply_parameters }
+        : extra;
       const caption = renderCaption(file.title);
       // Telegram rejects empty files; an empty log is still worth a (one-space) file.
       const content = Buffer.from(file.content === '' ? ' ' : file.content, 'utf8');
       await call('sendDocument', () =>
         api.sendDocument(chatId, Input.fromBuffer(content, file.filename), {
           ...(caption ? { caption, parse_mode: 'HTML' as const } : {}),
-          ...extra,
+          ...multipartExtra,
         }),
       );
     },
