@@ -13,7 +13,6 @@
  * host or secret is used ({@link resolveHost}, {@link resolveSecret}), so the
  * chat bot can load the same file without the SSH keys being present.
  */
-import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
@@ -21,6 +20,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { knownHostsLineMatches } from './executors/host-key.ts';
 import { TriageError, TriageErrors } from './errors.ts';
 import type { HostSpec } from './executors/executor.ts';
 
@@ -892,27 +892,6 @@ export function resolveHost(loaded: LoadedConfig, name: string, env: NodeJS.Proc
   return spec;
 }
 
-/** True when a known_hosts line's host patterns match `host` on `port`. */
-function knownHostsMatches(patterns: string, host: string, port: number): boolean {
-  const name = port === 22 ? host : `[${host}]:${port}`;
-  if (patterns.startsWith('|1|')) {
-    const [, , salt, hash] = patterns.split('|');
-    if (!salt || !hash) return false;
-    return createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash;
-  }
-  let matched = false;
-  for (const p of patterns.split(',')) {
-    const negated = p.startsWith('!');
-    const glob = negated ? p.slice(1) : p;
-    const re = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
-    if (re.test(name)) {
-      if (negated) return false;
-      matched = true;
-    }
-  }
-  return matched;
-}
-
 /**
  * Checks what the schema cannot: that key files are readable private keys and
  * that `knownHosts` files exist and list the host. Returns every problem,
@@ -947,7 +926,7 @@ export function lintConfig(loaded: LoadedConfig): TriageError[] {
       const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
       // Certificate authorities and revocations need the host's certificate to judge; leave those to the SSH client.
       if (lines.some((l) => l.startsWith('@'))) continue;
-      if (!lines.some((l) => knownHostsMatches(l.split(/\s+/)[0], h.address, h.port))) {
+      if (!lines.some((l) => knownHostsLineMatches(l.split(/\s+/)[0], h.address, h.port))) {
         problems.push(
           new TriageError('CONFIG_INVALID', `${h.knownHosts} has no entry for ${h.address}${h.port === 22 ? '' : ` port ${h.port}`}`, {
             file,

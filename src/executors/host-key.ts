@@ -30,7 +30,6 @@ export function checkPinned(keyBlob: Buffer, pinned: string): HostKeyVerdict {
 export function checkKnownHosts(keyBlob: Buffer, file: string, host: string, port: number): HostKeyVerdict {
   const presented = fingerprint(keyBlob);
   const blob64 = keyBlob.toString('base64');
-  const names = port === 22 ? [host, `[${host}]:22`] : [`[${host}]:${port}`];
   let sawHost = false;
   let expected: string | undefined;
   for (const raw of readFileSync(file, 'utf8').split('\n')) {
@@ -42,7 +41,7 @@ export function checkKnownHosts(keyBlob: Buffer, file: string, host: string, por
     if (marker === '@cert-authority') continue;
     const [patterns, , key] = parts;
     if (!patterns || !key) continue;
-    if (!names.some((n) => hostMatches(patterns, n))) continue;
+    if (!knownHostsLineMatches(patterns, host, port)) continue;
     if (marker === '@revoked') {
       if (key === blob64) return { ok: false, reason: 'revoked', presented };
       continue;
@@ -58,8 +57,14 @@ export function checkKnownHosts(keyBlob: Buffer, file: string, host: string, por
   return sawHost ? { ok: false, reason: 'mismatch', presented, expected } : { ok: false, reason: 'unknown', presented };
 }
 
+/** True when a known_hosts line's host field lists `host` on `port` (as OpenSSH looks it up). */
+export function knownHostsLineMatches(field: string, host: string, port: number): boolean {
+  const names = port === 22 ? [host, `[${host}]:22`] : [`[${host}]:${port}`];
+  return names.some((n) => hostFieldMatches(field, n));
+}
+
 /** One known_hosts host field (comma list, wildcards, negation, hashed `|1|salt|hash`) against a name. */
-function hostMatches(field: string, name: string): boolean {
+function hostFieldMatches(field: string, name: string): boolean {
   if (field.startsWith('|1|')) {
     const [, , salt, hash] = field.split('|');
     if (!salt || !hash) return false;
