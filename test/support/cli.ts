@@ -43,7 +43,8 @@ export async function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cw
     cwd: opts.cwd ?? process.cwd(),
     stopSignal: opts.signal,
   });
-  await purgePrefix(opts.env?.TRIAGE_PREFIX ?? prefix).catch(() => {});
+  // Only the prefix made here; a caller that chose its own keeps its keys across calls.
+  if (!opts.env?.TRIAGE_PREFIX) await purgePrefix(prefix).catch(() => {});
   const stdout = out.join('\n');
   let json: unknown;
   try {
