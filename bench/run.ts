@@ -8,7 +8,7 @@
  *    (with and without TCP_NODELAY) vs Triage's persistent shell session.
  * 2. Queue overhead per step: the same runbook through BullMQ + worker vs the
  *    engine called directly on the same hosts.
- * 3. One full `502` diagnosis (service-down) over SSH, through the queue.
+ * 3. A full `502` diagnosis of every broken setup, over SSH through the queue.
  */
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -24,7 +24,7 @@ import { newRunId, prepareRun } from '../src/runbooks/prepare.ts';
 import { RunbookSchema } from '../src/runbooks/schema.ts';
 import { purgePrefix } from '../test/support/cli.ts';
 import { fleetConfigHosts, startFleet } from '../test/support/fleet.ts';
-import { setup502 } from '../test/support/scenarios.ts';
+import { SCENARIOS_502, setup502 } from '../test/support/scenarios.ts';
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -106,24 +106,30 @@ try {
   out.push(`runbook of ${STEPS} steps on 3 SSH hosts: engine direct ${ms(median(direct))}, through the queue ${ms(median(queued))} (medians of 10)`);
   out.push(`queue overhead per step: ${ms(median(overhead))} median`);
 
-  // 3. one real 502 diagnosis over SSH through the queue
-  const diag: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const s = await setup502('service-down', { hosts: fleetConfigHosts(fleet), hostNames: ['web1'] });
-    const l = parseConfig(readFileSync(s.configPath, 'utf8'), s.configPath);
-    const w = await startWorker({ redis, prefix: `${prefix}-d${i}`, config: l, library, executor: ssh });
-    const q = new RunQueue({ redis, prefix: `${prefix}-d${i}` });
-    const p = prepareRun(l, library, { runbook: '502', target: 'shop' });
-    const t = performance.now();
-    const final = await q.wait((await q.submit(p, { requestedBy: 'bench' })).runId, { timeoutMs: 60_000 });
-    diag.push(performance.now() - t);
-    if (final.result.cause !== 'service-down') out.push(`! unexpected cause ${final.result.cause}`);
-    await w.close(2000);
-    await q.close();
-    await purgePrefix(`${prefix}-d${i}`);
-    await s.cleanup();
+  // 3. one real 502 diagnosis per cause, over SSH through the queue (median of 3 each)
+  out.push('502 diagnosis over SSH through the queue (8 steps, 1 host), median of 3:');
+  for (const kind of SCENARIOS_502) {
+    const times: number[] = [];
+    let cause: string | null = null;
+    for (let i = 0; i < 3; i++) {
+      const s = await setup502(kind, { hosts: fleetConfigHosts(fleet), hostNames: ['web1'] });
+      const p2 = `${prefix}-${kind}-${i}`;
+      const l = parseConfig(readFileSync(s.configPath, 'utf8'), s.configPath);
+      const w = await startWorker({ redis, prefix: p2, config: l, library, executor: ssh });
+      const q = new RunQueue({ redis, prefix: p2 });
+      const p = prepareRun(l, library, { runbook: '502', target: 'shop' });
+      const t = performance.now();
+      const final = await q.wait((await q.submit(p, { requestedBy: 'bench' })).runId, { timeoutMs: 60_000 });
+      times.push(performance.now() - t);
+      cause = final.result.cause;
+      await w.close(2000);
+      await q.close();
+      await purgePrefix(p2);
+      await s.cleanup();
+    }
+    const want = kind === 'healthy' ? null : kind;
+    out.push(`  ${kind.padEnd(22)} → ${String(cause).padEnd(22)} ${ms(median(times))}${cause === want ? '' : '   ! UNEXPECTED'}`);
   }
-  out.push(`502 diagnosis (service-down, 8 steps, 1 SSH host, via queue): ${ms(median(diag))} median of 5`);
 
   await worker.close(2000);
   await queue.close();
