@@ -8,6 +8,7 @@
  * Deliberately left out: signal handling and Redis lifetime (the caller owns
  * both), and schedules/on-call (not wired into the bot yet).
  */
+import { ConsoleAdapter } from './console/console-adapter.ts';
 import { format } from 'node:util';
 import type { LoadedConfig } from '../config.ts';
 import { resolveSecret } from '../config.ts';
@@ -32,6 +33,8 @@ export interface StartBotOptions {
   /** Key prefix for the queue, dedupe and audit keys. Default `triage`. */
   prefix?: string;
   library: RunbookLibrary;
+  /** Also serve this terminal (stdin/stdout) through the console adapter; then no chat platform is required. Default false. */
+  console?: boolean;
   /** Run an embedded queue worker. Default true. */
   withWorker?: boolean;
   /** Interface the Slack HTTP receiver and the Telegram webhook server listen on. Default: all interfaces. */
@@ -67,7 +70,7 @@ export async function startBot(o: StartBotOptions): Promise<RunningBot> {
   const env = o.env ?? process.env;
   const prefix = o.prefix ?? 'triage';
   const chat = o.loaded.config.chat;
-  if (!chat?.telegram && !chat?.slack) {
+  if (!chat?.telegram && !chat?.slack && !o.console) {
     throw new TriageError('CONFIG_INVALID', 'no chat platform is configured, so the bot has nowhere to listen', {
       file: o.loaded.file || undefined,
       path: 'chat',
@@ -85,7 +88,7 @@ export async function startBot(o: StartBotOptions): Promise<RunningBot> {
 
   // Resolve every secret before anything starts, so a missing one stops the bot with nothing half-running.
   const adapters: ChatAdapter[] = [];
-  if (chat.telegram) {
+  if (chat?.telegram) {
     const tg = chat.telegram;
     const token = secret(tg.token, 'chat.telegram.token');
     const mode =
@@ -101,7 +104,7 @@ export async function startBot(o: StartBotOptions): Promise<RunningBot> {
           };
     adapters.push(createTelegramAdapter({ token, apiRoot: tg.apiRoot, mode, logger }));
   }
-  if (chat.slack) {
+  if (chat?.slack) {
     const s = chat.slack;
     adapters.push(
       createSlackAdapter({
@@ -115,6 +118,8 @@ export async function startBot(o: StartBotOptions): Promise<RunningBot> {
       }),
     );
   }
+
+  if (o.console) adapters.push(new ConsoleAdapter());
 
   const redis = o.redis.client();
   redis.on('error', (err: Error) => log(`bot: redis: ${err.message}`));

@@ -2,7 +2,9 @@
  * `triage bot [--config FILE] [--no-worker]`: the long-running chat bot —
  * Telegram and/or Slack, whichever `chat:` configures. It embeds a worker by
  * default (one process is a whole deployment); `--no-worker` leaves the work
- * to `triage worker` processes. SIGTERM/SIGINT stop it cleanly.
+ * to `triage worker` processes. `--console` also serves this terminal: type
+ * `/diagnose 502 shop` to try the chat commands without any chat tokens.
+ * SIGTERM/SIGINT stop it cleanly.
  */
 import { startBot } from '../bot/bot.ts';
 import { loadConfig } from '../config.ts';
@@ -11,19 +13,32 @@ import { connectRedis, safeUrl } from '../queue/redis.ts';
 import { RunbookLibrary } from '../runbooks/loader.ts';
 import { type CliIO, parse, runbookDirs } from './io.ts';
 
-const USAGE = 'triage bot [--config FILE] [--no-worker] [--runbooks DIR]';
+const USAGE = 'triage bot [--config FILE] [--console] [--no-worker] [--runbooks DIR]';
 
 export async function botCommand(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(
     args,
-    { config: { type: 'string' }, 'no-worker': { type: 'boolean', default: false }, runbooks: { type: 'string', multiple: true } },
+    {
+      config: { type: 'string' },
+      'no-worker': { type: 'boolean', default: false },
+      console: { type: 'boolean', default: false },
+      runbooks: { type: 'string', multiple: true },
+    },
     USAGE,
   );
   if (positionals.length) throw new TriageError('USAGE', `unexpected "${positionals[0]}"`, { fix: USAGE });
   const loaded = await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env, requireFile: true });
   const library = RunbookLibrary.load({ dirs: runbookDirs(values.runbooks as string[] | undefined, io.env) });
   const redis = await connectRedis({ url: loaded.redisUrl });
-  const bot = await startBot({ loaded, env: io.env, redis, prefix: io.env.TRIAGE_PREFIX || 'triage', library, withWorker: !values['no-worker'] });
+  const bot = await startBot({
+    loaded,
+    env: io.env,
+    redis,
+    prefix: io.env.TRIAGE_PREFIX || 'triage',
+    library,
+    withWorker: !values['no-worker'],
+    console: values.console === true,
+  });
   io.out(`triage bot: ${bot.adapters.map((a) => a.platform).join(' + ')} · Redis ${safeUrl(redis.url)}${values['no-worker'] ? '' : ' · embedded worker'}`);
   await new Promise<void>((resolve) => {
     if (io.stopSignal?.aborted) return resolve();

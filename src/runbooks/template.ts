@@ -38,12 +38,12 @@ export function renderCommand(template: string, ctx: Record<string, unknown>): s
   });
 }
 
-/** Fills a text template. `missing` tells whether any value was null (evidence lines are then dropped). */
+/** Fills a text template. `missing` tells whether any value was null or empty (evidence lines are then dropped). */
 export function renderText(template: string, ctx: Record<string, unknown>): { text: string; missing: boolean } {
   let missing = false;
   const text = template.replace(TEMPLATE, (_m, src: string) => {
     const v = compileExpr(src.trim()).evaluate(ctx);
-    if (v === null || v === undefined || (Array.isArray(v) && v.length === 0)) {
+    if (v === null || v === undefined || v === '' || (Array.isArray(v) && v.length === 0)) {
       missing = true;
       return '';
     }

@@ -91,3 +91,28 @@ describe('the same runbook on the worker itself (address: local)', () => {
     expect(result.hosts[0].reachable).toBe(true);
   });
 });
+
+describe('a target with only a port and a health URL configured', () => {
+  it('still names the cause in plain words, with no empty evidence lines', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { freePort } = await import('../support/processes.ts');
+    const dir = mkdtempSync(join(tmpdir(), 'triage-min-'));
+    const port = await freePort();
+    const config = join(dir, 'triage.yaml');
+    writeFileSync(config, `hosts:\n  box: { address: local }\ntargets:\n  shop: { hosts: [box], workdir: ${dir}, port: ${port}, health: "http://127.0.0.1:${port}/health" }\n`);
+    try {
+      const r = await runCli(['run', '502', 'shop', '--config', config, '--json']);
+      expect(r.json.cause).toBe('service-down');
+      const top = r.json.findings[0];
+      expect(top.title).toBe(`shop is not running: nothing listens on :${port}`);
+      for (const line of top.evidence) expect(line).not.toMatch(/:\s*$/);
+      expect(top.fix).toContain(`start the app that should listen on :${port}`);
+      // no .env and no required variables: not a finding
+      expect(r.json.findings.map((f: { code: string }) => f.code)).not.toContain('missing-env');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
