@@ -87,15 +87,18 @@ function hasRedisServer(): boolean {
   return spawnSync('sh', ['-c', 'command -v redis-server'], { stdio: 'ignore' }).status === 0;
 }
 
+/** A bindable port below the ephemeral range, so no outgoing connection takes it before redis-server binds. */
 async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
+  for (let i = 0; i < 100; i++) {
+    const port = 10_000 + Math.floor(Math.random() * 22_000);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-  });
+    if (ok) return port;
+  }
+  throw new TriageError('REDIS_UNAVAILABLE', 'no free port for a private redis-server', { fix: 'start Redis yourself and set $REDIS_URL' });
 }
 
 const privateServers = new Set<ChildProcess>();

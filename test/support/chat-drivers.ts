@@ -17,7 +17,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -29,6 +28,7 @@ import { RunQueue } from '../../src/queue/producer.ts';
 import { connectRedis, type RedisHandle } from '../../src/queue/redis.ts';
 import { RunbookLibrary } from '../../src/runbooks/loader.ts';
 import { purgePrefix } from './cli.ts';
+import { freePort } from './processes.ts';
 import { FakeSlack, type SlackMsg } from './fake-slack.ts';
 import { FakeTelegram, type TgMessage } from './fake-telegram.ts';
 
@@ -109,14 +109,6 @@ export function storyAccess(): Record<string, unknown> {
       operator: [`tg:${PEOPLE.telegram.operator}`, `slack:${PEOPLE.slack.operator}`],
     },
   };
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 async function waitFor<T>(pred: () => T | undefined | false | null, timeoutMs: number, describe: () => string): Promise<T> {
