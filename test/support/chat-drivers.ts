@@ -29,6 +29,7 @@ import { connectRedis, type RedisHandle } from '../../src/queue/redis.ts';
 import { RunbookLibrary } from '../../src/runbooks/loader.ts';
 import { purgePrefix } from './cli.ts';
 import { freePort } from './processes.ts';
+import { pollUntil } from './wait.ts';
 import { FakeSlack, type SlackMsg } from './fake-slack.ts';
 import { FakeTelegram, type TgMessage } from './fake-telegram.ts';
 
@@ -111,21 +112,8 @@ export function storyAccess(): Record<string, unknown> {
   };
 }
 
-async function waitFor<T>(pred: () => T | undefined | false | null, timeoutMs: number, describe: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastErr: unknown;
-  for (;;) {
-    try {
-      const v = pred();
-      if (v !== undefined && v !== false && v !== null && v !== '') return v;
-    } catch (e) {
-      lastErr = e;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms${lastErr ? ` (${String(lastErr)})` : ''}\n${describe()}`);
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
+function waitFor<T>(pred: () => T | undefined | false | null, timeoutMs: number, describe: () => string): Promise<T> {
+  return pollUntil(pred, { timeoutMs, what: describe, everyMs: 10 });
 }
 
 const unescapeEntities = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');

@@ -17,6 +17,7 @@
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo, Socket } from 'node:net';
+import { pollUntil } from './wait.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Public types
@@ -934,23 +935,8 @@ export class FakeTelegram {
     return this.calls.filter((c) => c.method === method);
   }
 
-  async waitFor<T>(pred: () => T | undefined | false | null, timeoutMs = 10_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    let lastErr: unknown;
-    for (;;) {
-      try {
-        const v = pred();
-        if (v !== undefined && v !== false && v !== null) return v;
-        lastErr = undefined;
-      } catch (e) {
-        lastErr = e;
-      }
-      if (Date.now() >= deadline) {
-        const why = lastErr ? ` (last predicate error: ${lastErr instanceof Error ? lastErr.message : String(lastErr)})` : '';
-        throw new Error(`FakeTelegram.waitFor timed out after ${timeoutMs} ms${why}\n${this.describeRecentCalls()}`);
-      }
-      await new Promise((r) => setTimeout(r, 15));
-    }
+  waitFor<T>(pred: () => T | undefined | false | null, timeoutMs = 10_000): Promise<T> {
+    return pollUntil(pred, { timeoutMs, what: () => this.describeRecentCalls(), label: 'FakeTelegram.waitFor' });
   }
 
   describeRecentCalls(n = 15): string {
