@@ -145,7 +145,7 @@ export const COMMANDS: { [N in CommandName]: CommandSpec<N> } = {
       return word(host, 'host') ?? word(step, 'step') ?? { runId: w[0]!, host, step };
     },
   },
-  help: { usage: '/help', help: 'this list', role: 'viewer', parse: noWords<'help'>() },
+  help: { usage: '/help', help: 'list the commands', role: 'viewer', parse: noWords<'help'>() },
   ack: { usage: '/ack', help: 'acknowledge the incident', role: 'responder', parse: noWords<'ack'>() },
   resolve: { usage: '/resolve', help: 'mark the incident resolved', role: 'responder', parse: noWords<'resolve'>() },
   note: {

@@ -76,8 +76,10 @@ describe('Telegram adapter', () => {
     const { tg } = await telegramWith();
     expect(tg.commands.get('default|')).toEqual(TELEGRAM_COMMAND_MENU);
     expect(TELEGRAM_COMMAND_MENU.map((c) => c.command)).toEqual([
-      'diagnose', 'runbooks', 'targets', 'status', 'cancel', 'approve', 'ack', 'resolve', 'note', 'handoff', 'digest', 'schedules', 'help',
+      'diagnose', 'runbooks', 'targets', 'status', 'cancel', 'approve', 'help', 'ack', 'resolve', 'note', 'handoff', 'digest', 'schedules',
     ]);
+    // the menu comes from the parser's own table: usage shown is what the parser accepts
+    expect(TELEGRAM_COMMAND_MENU.find((c) => c.command === 'approve')?.description).toContain('/approve <run> <host>:<step>');
   });
 
   it('renders a card as HTML with every field escaped, and a button that sends its command', async () => {

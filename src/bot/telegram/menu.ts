@@ -1,22 +1,13 @@
 /**
- * The command menu Telegram shows when a user types `/` (`setMyCommands`).
- * The words are the SPEC's chat commands, the same as on Slack.
+ * The command menu Telegram shows when a user types `/` (`setMyCommands`),
+ * derived from the one command table so the menu, the parser and /help can
+ * never disagree.
  */
 import type { BotCommand } from 'telegraf/types';
+import { COMMANDS } from '../commands.ts';
 
-/** SPEC command words with a one-line description each (Telegram: ≤ 256 characters). */
-export const TELEGRAM_COMMAND_MENU: readonly BotCommand[] = [
-  { command: 'diagnose', description: 'Diagnose a target: /diagnose <runbook> <target> [host]' },
-  { command: 'runbooks', description: 'List the runbooks' },
-  { command: 'targets', description: 'List the targets' },
-  { command: 'status', description: 'Show a run: /status [run]' },
-  { command: 'cancel', description: 'Cancel a run: /cancel <run>' },
-  { command: 'approve', description: 'Approve a step that changes a host: /approve <run> <step>' },
-  { command: 'ack', description: 'Acknowledge the incident' },
-  { command: 'resolve', description: 'Resolve the incident' },
-  { command: 'note', description: 'Add a note to the incident: /note <text>' },
-  { command: 'handoff', description: 'Hand on-call over: /handoff [to]' },
-  { command: 'digest', description: 'Post the check digest: /digest [now]' },
-  { command: 'schedules', description: 'List the scheduled checks' },
-  { command: 'help', description: 'How to use Triage' },
-];
+/** Every chat command with its one-line help and usage (Telegram allows ≤ 256 characters). */
+export const TELEGRAM_COMMAND_MENU: readonly BotCommand[] = Object.entries(COMMANDS).map(([command, spec]) => ({
+  command,
+  description: `${spec.help[0]!.toUpperCase()}${spec.help.slice(1)}: ${spec.usage}`.slice(0, 256),
+}));
