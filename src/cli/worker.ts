@@ -1,7 +1,8 @@
 /**
- * `triage worker [--concurrency N] [--zone Z ...]`: a long-running queue
+ * `triage worker [--concurrency N] [--per-host N] [--zone Z ...]`: a long-running queue
  * worker. Start more of them (on more machines, same Redis) to scale out; a
- * worker inside a private network serves that network's zone. SIGTERM/SIGINT
+ * worker inside a private network serves that network's zone. `--per-host`
+ * caps jobs on one host across all workers (default 2). SIGTERM/SIGINT
  * finish in-flight work (up to `--grace`), then hand the rest back.
  */
 import { loadConfig } from '../config.ts';
@@ -11,13 +12,14 @@ import { startWorker } from '../queue/worker.ts';
 import { RunbookLibrary } from '../runbooks/loader.ts';
 import { type CliIO, parse, runbookDirs } from './io.ts';
 
-const USAGE = 'triage worker [--concurrency N] [--zone Z ...] [--config FILE] [--grace 30s]';
+const USAGE = 'triage worker [--concurrency N] [--per-host N] [--zone Z ...] [--config FILE] [--grace 30s]';
 
 export async function workerCommand(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(
     args,
     {
       concurrency: { type: 'string' },
+      'per-host': { type: 'string', default: '2' },
       zone: { type: 'string', multiple: true },
       config: { type: 'string' },
       grace: { type: 'string', default: '30s' },
@@ -28,6 +30,8 @@ export async function workerCommand(args: string[], io: CliIO): Promise<number> 
   if (positionals.length) throw new TriageError('USAGE', `unexpected "${positionals[0]}"`, { fix: USAGE });
   const concurrency = values.concurrency === undefined ? 8 : Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new TriageError('USAGE', '--concurrency must be a whole number from 1 to 256', { fix: USAGE });
+  const perHost = Number(values['per-host']);
+  if (!Number.isInteger(perHost) || perHost < 1 || perHost > 64) throw new TriageError('USAGE', '--per-host must be a whole number from 1 to 64', { fix: USAGE });
   const zones = (values.zone as string[] | undefined) ?? [];
   for (const z of zones) if (!/^[a-z0-9-]+$/.test(z)) throw new TriageError('USAGE', `--zone "${z}" is not a zone name`, { fix: 'zones are lowercase letters, digits and -' });
   const grace = /^(\d+)s$/.exec(values.grace as string);
@@ -44,6 +48,7 @@ export async function workerCommand(args: string[], io: CliIO): Promise<number> 
     library,
     zones,
     concurrency,
+    perHostLimit: perHost,
     env: io.env,
     lockDurationMs: msFromEnv(io.env.TRIAGE_LOCK_MS),
     stalledIntervalMs: msFromEnv(io.env.TRIAGE_STALLED_MS),

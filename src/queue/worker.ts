@@ -35,6 +35,7 @@ import {
   RUNS_QUEUE,
 } from './jobs.ts';
 import type { RedisHandle } from './redis.ts';
+import { HostSlots } from './host-slots.ts';
 import { RunStore } from './store.ts';
 
 /** Options for {@link startWorker}. */
@@ -48,7 +49,7 @@ export interface WorkerOptions {
   zones?: string[];
   /** Host jobs run at once by this worker. Default 8. */
   concurrency?: number;
-  /** Host jobs for the same host at once on this worker, so a sick host is not hammered. Default 2. */
+  /** Host jobs for the same host at once across ALL workers, so a sick host is not hammered. Default 2. */
   perHostLimit?: number;
   /** Default: SSH + local. */
   executor?: Executor;
@@ -85,7 +86,7 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
   const zones = o.zones?.length ? o.zones : allZones(o.config);
   const running = new Map<string, Set<AbortController>>();
   const waitingApprovals = new Map<string, Set<Redis>>();
-  const limiter = new HostLimiter(o.perHostLimit ?? 2);
+  const slots = new HostSlots(conn, prefix, { limit: o.perHostLimit ?? 2, leaseMs: o.lockDurationMs ?? 30_000 });
   let closing = false;
 
   // Cancels reach every worker through pub/sub.
@@ -137,7 +138,7 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
           running.set(d.runId, set);
           set.add(ac);
           try {
-            return await limiter.run(host.name, () =>
+            return await slots.run(host.name, () =>
               runHost({
                 runbook: plan.runbook,
                 target: plan.target,
@@ -151,6 +152,7 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
                 },
                 approve: (step) => waitForApproval(d.runId, host.name, step),
               }),
+              ac.signal,
             );
           } finally {
             set.delete(ac);
@@ -309,28 +311,4 @@ function cancelledHost(plan: RunPlan, host: HostSpec, done: StepResult[]): HostR
 
 function lostHost(host: string, reason: string): HostResult {
   return { host, reachable: false, error: { code: 'WORK_LOST', message: reason }, steps: [] };
-}
-
-/** At most `limit` jobs per host at once on this worker; the rest wait in order. */
-class HostLimiter {
-  private readonly active = new Map<string, number>();
-  private readonly waiting = new Map<string, (() => void)[]>();
-  constructor(private readonly limit: number) {}
-
-  async run<T>(host: string, fn: () => Promise<T>): Promise<T> {
-    while ((this.active.get(host) ?? 0) >= this.limit) {
-      await new Promise<void>((r) => {
-        const q = this.waiting.get(host) ?? [];
-        q.push(r);
-        this.waiting.set(host, q);
-      });
-    }
-    this.active.set(host, (this.active.get(host) ?? 0) + 1);
-    try {
-      return await fn();
-    } finally {
-      this.active.set(host, (this.active.get(host) ?? 1) - 1);
-      this.waiting.get(host)?.shift()?.();
-    }
-  }
 }

@@ -153,6 +153,36 @@ describe('approval of host-changing steps', () => {
   });
 });
 
+describe('a sick host is not hammered', () => {
+  it('two workers never run more jobs on one host than its limit allows', async () => {
+    world = await queueWorld({
+      config: { hosts: { db1: { address: 'local' } }, targets: { t: { hosts: ['db1'] } } },
+      runbooks: (dir) => ({
+        probe: {
+          name: 'probe',
+          description: 'logs when it is on the host',
+          steps: [{ id: 'on', title: 'on host', run: `echo "in $(date +%s%N)" >> ${dir}/host.log; sleep 0.3; echo "out $(date +%s%N)" >> ${dir}/host.log` }],
+        },
+      }),
+    });
+    await world.worker({ perHostLimit: 1 });
+    await world.worker({ perHostLimit: 1 });
+    const runs = await Promise.all([1, 2, 3, 4].map(() => world!.submit('probe', 't')));
+    await Promise.all(runs.map((r) => world!.queue.wait(r.runId, { timeoutMs: 20_000 })));
+    const { readFileSync } = await import('node:fs');
+    const events = readFileSync(`${world.dir}/host.log`, 'utf8').trim().split('\n').map((l) => l.split(' ') as ['in' | 'out', string]);
+    events.sort((a, b) => (BigInt(a[1]) < BigInt(b[1]) ? -1 : 1));
+    let inside = 0;
+    let most = 0;
+    for (const [kind] of events) {
+      inside += kind === 'in' ? 1 : -1;
+      most = Math.max(most, inside);
+    }
+    expect(events).toHaveLength(8);
+    expect(most).toBe(1);
+  });
+});
+
 describe('zones', () => {
   it('a worker only takes work for its zones', async () => {
     world = await queueWorld({
