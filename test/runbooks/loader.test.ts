@@ -81,6 +81,12 @@ describe('the built-in library', () => {
     expect(() => lib.get('nosuch')).toThrow(expect.objectContaining({ code: 'RUNBOOK_UNKNOWN', fix: expect.stringMatching(/known runbooks: .*502/) }));
   });
 
+  it('the committed runbook.schema.json is the one generated from the zod schema (run `npm run schema` after changing it)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const committed = JSON.parse(readFileSync(new URL('../../runbook.schema.json', import.meta.url), 'utf8'));
+    expect(committed).toEqual(runbookJsonSchema());
+  });
+
   it('generates a JSON Schema for editors from the zod schema', () => {
     const schema = runbookJsonSchema() as { properties: Record<string, unknown>; required: string[] };
     expect(Object.keys(schema.properties)).toEqual(expect.arrayContaining(['name', 'aliases', 'params', 'steps', 'findings']));
