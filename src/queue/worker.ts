@@ -20,6 +20,7 @@ import type { Executor, HostSpec } from '../executors/executor.ts';
 import { createExecutor } from '../executors/index.ts';
 import { diagnose, runHost } from '../runbooks/engine.ts';
 import type { RunbookLibrary } from '../runbooks/loader.ts';
+import { resolveSecretParams } from '../runbooks/params.ts';
 import { prepareRun, type RunPlan } from '../runbooks/prepare.ts';
 import type { HostResult, RunResult, StepResult } from '../runbooks/result.ts';
 import type { Step } from '../runbooks/schema.ts';
@@ -111,7 +112,8 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
     const cached = plans.get(d.runId);
     if (cached) return cached;
     try {
-      const plan = prepareRun(o.config, o.library, { runbook: d.runbook, target: d.target, host: d.host, params: d.params }, o.env);
+      const prepared = prepareRun(o.config, o.library, { runbook: d.runbook, target: d.target, host: d.host, params: d.params }, o.env);
+      const plan = { ...prepared, params: resolveSecretParams(prepared.runbook, prepared.params, o.env ?? process.env) };
       plans.set(d.runId, plan);
       if (plans.size > 500) plans.delete(plans.keys().next().value!);
       return plan;

@@ -4,12 +4,33 @@
  * is queued; anything else is refused with `PARAM_INVALID`.
  */
 import { clip } from '../text.ts';
+import { resolveSecret } from '../config.ts';
 import { TriageError } from '../errors.ts';
+import { registerSecret } from '../redact.ts';
 import type { Param, Runbook } from './schema.ts';
 
 const DEFAULT_STRING = /^[A-Za-z0-9._:/@-]{1,128}$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 const PATH = /^\/[A-Za-z0-9._/@+-]{0,1023}$/;
+const SECRET_REF = /^(env:[A-Za-z_][A-Za-z0-9_]{0,127}|file:\/[^\0\n]{1,1023})$/;
+
+/**
+ * Resolves secret parameters (`env:NAME` / `file:PATH`) to their values, for
+ * the worker about to run the steps, and registers each value for redaction.
+ * Everything before this point — queue payloads, run records, chat — only
+ * ever holds the reference.
+ */
+export function resolveSecretParams(runbook: Runbook, params: Record<string, ParamValue>, env: NodeJS.ProcessEnv): Record<string, ParamValue> {
+  const out = { ...params };
+  for (const p of runbook.params) {
+    const ref = out[p.name];
+    if (!p.secret || typeof ref !== 'string') continue;
+    const value = resolveSecret(ref, env, `params.${p.name}`);
+    registerSecret(value);
+    out[p.name] = value;
+  }
+  return out;
+}
 
 export type ParamValue = string | number | boolean;
 
@@ -39,6 +60,15 @@ export function validateParams(runbook: Runbook, raw: Record<string, unknown>): 
 function coerce(p: Param, v: unknown): ParamValue {
   const s = String(v);
   const bad = (why: string) => new TriageError('PARAM_INVALID', `parameter "${p.name}": ${why}`, { fix: p.description || undefined });
+  // A secret travels through the queue as a reference; only the worker that runs the step reads it.
+  if (p.secret) {
+    if (!SECRET_REF.test(s)) {
+      throw new TriageError('PARAM_INVALID', `parameter "${p.name}" holds a secret, so it takes env:NAME or file:PATH, never the value itself`, {
+        fix: `e.g. --param ${p.name}=env:${p.name.toUpperCase()}`,
+      });
+    }
+    return s;
+  }
   switch (p.type) {
     case 'int':
     case 'port': {

@@ -69,8 +69,12 @@ export function targetFacts(loaded: LoadedConfig, name: string): TargetFacts {
 
 /** The commands a plan would run on each host, in order, without running anything (`--dry-run`). */
 export function planCommands(plan: RunPlan): { host: string; steps: { id: string; title: string; command?: string; note?: string }[] }[] {
+  // Secret params show as a placeholder naming their source; their values are read only by the worker.
+  const params = Object.fromEntries(
+    Object.entries(plan.params).map(([k, v]) => [k, plan.runbook.params.find((p) => p.name === k)?.secret ? `«secret from ${v}»` : v]),
+  );
   return plan.hosts.map((h) => {
-    const ctx = hostContext(plan.target, h, plan.params, []);
+    const ctx = hostContext(plan.target, h, params, []);
     return {
       host: h.name,
       steps: plan.runbook.steps.map((s) => {

@@ -55,6 +55,15 @@ beforeAll(async () => {
       ],
     }),
   );
+  writeFileSync(
+    join(runbooks, 'notify.yaml'),
+    stringify({
+      name: 'notify',
+      description: 'uses a secret parameter',
+      params: [{ name: 'token', type: 'string', secret: true, description: 'API token' }],
+      steps: [{ id: 'call', title: 'call with the token', run: 'echo calling with ${{ params.token }}' }],
+    }),
+  );
 });
 afterAll(async () => {
   await fleet?.stop();
@@ -100,6 +109,33 @@ describe('bad input is refused before anything runs (exit 2)', () => {
     rmSync(empty, { recursive: true });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/triage\.yaml/);
+  });
+});
+
+describe('secret parameters', () => {
+  const value = 'tok-8c1f0e5a9d2b47e6a1c3f5e7d9b0a2c4';
+
+  it('refuse a literal value: a secret is passed as env:NAME or file:PATH', async () => {
+    const r = await run('notify', 'shop', '--param', `token=${value}`);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/parameter "token" holds a secret, so it takes env:NAME or file:PATH, never the value itself/);
+    expect(r.stderr).not.toContain(value);
+  });
+
+  it('are read by the worker only; the value never reaches the result, the run record or the dry run', async () => {
+    const prefix = `t-secret-${Date.now()}`;
+    const env = { NOTIFY_TOKEN: value, TRIAGE_PREFIX: prefix };
+    const r = await runCli(['run', 'notify', 'shop', '--host', 'web1', '--param', 'token=env:NOTIFY_TOKEN', '--json', '--config', config, '--runbooks', runbooks], { env });
+    expect(r.code).toBe(0);
+    expect(r.json.hosts[0].steps[0].output).toBe('calling with «redacted»');
+    expect(r.stdout).not.toContain(value);
+    const status = await runCli(['status', r.json.runId, '--json', '--config', config], { env });
+    expect(status.json.params).toEqual({ token: 'env:NOTIFY_TOKEN' });
+    expect(status.stdout).not.toContain(value);
+    const dry = await runCli(['run', 'notify', 'shop', '--dry-run', '--param', 'token=env:NOTIFY_TOKEN', '--config', config, '--runbooks', runbooks], { env });
+    expect(dry.stdout).toContain("'«secret from env:NOTIFY_TOKEN»'");
+    const { purgePrefix } = await import('../support/cli.ts');
+    await purgePrefix(prefix);
   });
 });
 
