@@ -61,6 +61,7 @@ beforeAll(async () => {
       name: 'notify',
       description: 'uses a secret parameter',
       params: [{ name: 'token', type: 'string', secret: true, description: 'API token' }],
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a runbook template, not a JS one
       steps: [{ id: 'call', title: 'call with the token', run: 'echo calling with ${{ params.token }}' }],
     }),
   );
