@@ -178,6 +178,30 @@ async function startBackstage(world: StoryWorld, chat: Record<string, unknown>, 
   return { bot, handle, observer: new RunQueue({ redis: handle, prefix }), auditLog: new AuditLog(redis, prefix), redis, prefix, dir, logged };
 }
 
+/** What both drivers read the same way: runs, audit, waiting for the final card, and shutting down. */
+function backstageParts(
+  backstage: Backstage,
+  describe: () => string,
+  card: () => string,
+  closeFake: () => Promise<void>,
+): Pick<ChatDriver, 'runCount' | 'audit' | 'waitFor' | 'waitForFinalCard' | 'close'> {
+  const wait: ChatDriver['waitFor'] = (pred, timeoutMs = 30_000) => waitFor(pred, timeoutMs, describe);
+  return {
+    runCount: async () => (await backstage.observer.recent(1000)).length,
+    audit: () => backstage.auditLog.list({ count: 1000 }),
+    waitFor: wait,
+    async waitForFinalCard(timeoutMs = 30_000) {
+      await wait(() => FINAL_FOOTER.test(card()), timeoutMs);
+      await backstage.bot.core.flush(10_000);
+      return card();
+    },
+    async close() {
+      await stopBackstage(backstage);
+      await closeFake();
+    },
+  };
+}
+
 async function stopBackstage(b: Backstage): Promise<void> {
   await b.bot.stop();
   await b.observer.close();
@@ -258,18 +282,7 @@ export async function startTelegramDriver(world: StoryWorld): Promise<ChatDriver
           at: c.at,
           status: c.status,
         })),
-    runCount: async () => (await backstage.observer.recent(1000)).length,
-    audit: () => backstage.auditLog.list({ count: 1000 }),
-    waitFor: (pred, timeoutMs = 30_000) => waitFor(pred, timeoutMs, describe),
-    async waitForFinalCard(timeoutMs = 30_000) {
-      await driver.waitFor(() => FINAL_FOOTER.test(driver.card()), timeoutMs);
-      await backstage.bot.core.flush(10_000);
-      return driver.card();
-    },
-    async close() {
-      await stopBackstage(backstage);
-      await tg.close();
-    },
+    ...backstageParts(backstage, describe, () => driver.card(), () => tg.close()),
   };
   return driver;
 }
@@ -382,18 +395,7 @@ export async function startSlackDriver(world: StoryWorld): Promise<ChatDriver> {
         at: c.at,
         status: c.status,
       })),
-    runCount: async () => (await backstage.observer.recent(1000)).length,
-    audit: () => backstage.auditLog.list({ count: 1000 }),
-    waitFor: (pred, timeoutMs = 30_000) => waitFor(pred, timeoutMs, describe),
-    async waitForFinalCard(timeoutMs = 30_000) {
-      await driver.waitFor(() => FINAL_FOOTER.test(driver.card()), timeoutMs);
-      await backstage.bot.core.flush(10_000);
-      return driver.card();
-    },
-    async close() {
-      await stopBackstage(backstage);
-      await slack.close();
-    },
+    ...backstageParts(backstage, describe, () => driver.card(), () => slack.close()),
   };
   return driver;
 }
