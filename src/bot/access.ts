@@ -14,6 +14,7 @@
  * Deliberately left out: per-target or per-runbook permissions, and looking
  * people up by display name.
  */
+import { clip } from '../text.ts';
 import type { Platform } from './adapter.ts';
 import type { LoadedConfig, Role } from '../config.ts';
 
@@ -77,13 +78,13 @@ export class AccessPolicy {
   admit(a: Asker): AccessDecision {
     const prefix = PREFIX[a.platform];
     if (!a.user.startsWith(prefix) || !a.room.startsWith(prefix)) {
-      return { ok: false, reason: 'wrong-platform', message: `Triage cannot tell who you are here (${short(a.user)}); ask an operator` };
+      return { ok: false, reason: 'wrong-platform', message: `Triage cannot tell who you are here (${clip(a.user, 48)}); ask an operator` };
     }
     const role = this.roleOf(a.user);
-    if (!role) return { ok: false, reason: 'unknown-user', message: `you are not on the Triage access list (${short(a.user)}); ask an operator to add you` };
+    if (!role) return { ok: false, reason: 'unknown-user', message: `you are not on the Triage access list (${clip(a.user, 48)}); ask an operator to add you` };
     if (!this.roomAllowed(a.platform, a.room)) {
       const key = a.platform === 'telegram' ? 'chat.telegram.allowedChats' : 'chat.slack.allowedChannels';
-      return { ok: false, reason: 'room-not-allowed', message: `Triage does not answer in this chat (${short(a.room)}); ask an operator to add it to ${key}` };
+      return { ok: false, reason: 'room-not-allowed', message: `Triage does not answer in this chat (${clip(a.room, 48)}); ask an operator to add it to ${key}` };
     }
     return { ok: true, role };
   }
@@ -100,6 +101,3 @@ export class AccessPolicy {
   }
 }
 
-function short(id: string): string {
-  return id.length > 48 ? `${id.slice(0, 48)}…` : id;
-}

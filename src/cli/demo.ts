@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { parseConfig } from '../config.ts';
+import { freePort } from '../net.ts';
 import { RunQueue } from '../queue/producer.ts';
 import { connectRedis, safeUrl } from '../queue/redis.ts';
 import { startWorker } from '../queue/worker.ts';
@@ -149,16 +150,5 @@ function get(url: string): Promise<string> {
     });
     r.on('error', (e) => resolve(e.message));
     r.end();
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
   });
 }

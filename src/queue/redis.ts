@@ -7,11 +7,11 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis, type RedisOptions } from 'ioredis';
 import { TriageError } from '../errors.ts';
+import { freePort } from '../net.ts';
 
 /** Options for {@link connectRedis}. */
 export interface ConnectRedisOptions {
@@ -85,20 +85,6 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 
 function hasRedisServer(): boolean {
   return spawnSync('sh', ['-c', 'command -v redis-server'], { stdio: 'ignore' }).status === 0;
-}
-
-/** A bindable port below the ephemeral range, so no outgoing connection takes it before redis-server binds. */
-async function freePort(): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    const port = 10_000 + Math.floor(Math.random() * 22_000);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = createServer();
-      s.once('error', () => resolve(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (ok) return port;
-  }
-  throw new TriageError('REDIS_UNAVAILABLE', 'no free port for a private redis-server', { fix: 'start Redis yourself and set $REDIS_URL' });
 }
 
 const privateServers = new Set<ChildProcess>();

@@ -9,6 +9,7 @@ import { SLACK_MAX_BLOCKS, SLACK_TRUNCATION_NOTE } from '../../src/bot/slack/ren
 import { createSlackAdapter, type SlackAdapter } from '../../src/bot/slack/slack-adapter.ts';
 import { TriageError } from '../../src/errors.ts';
 import { FakeSlack } from '../support/fake-slack.ts';
+import { rejection } from '../support/wait.ts';
 
 const CHANNEL = 'C0INCIDENT';
 const ALICE = 'U0ALICE';
@@ -41,14 +42,6 @@ async function slackWith(handle?: (cmd: IncomingCommand, adapter: SlackAdapter) 
   return { slack, adapter, received, appUrl };
 }
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a rejection');
-}
 
 const sectionTexts = (blocks: unknown[] | undefined) =>
   (blocks ?? []).flatMap((b) => ((b as { type: string }).type === 'section' ? [(b as { text: { text: string } }).text.text] : []));

@@ -3,7 +3,6 @@
  * loopback. What a Telegram user and the core see; the shared behaviour
  * (runs, cards, approvals) is in conformance.test.ts.
  */
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type IncomingCommand, RateLimitedError } from '../../src/bot/adapter.ts';
 import { TELEGRAM_COMMAND_MENU } from '../../src/bot/telegram/menu.ts';
@@ -11,6 +10,8 @@ import { TELEGRAM_TRUNCATION_NOTE } from '../../src/bot/telegram/render.ts';
 import { createTelegramAdapter, type TelegramAdapter, type TelegramAdapterOptions } from '../../src/bot/telegram/telegram-adapter.ts';
 import { TriageError } from '../../src/errors.ts';
 import { FakeTelegram, makeMessageUpdate, postUpdateToWebhook } from '../support/fake-telegram.ts';
+import { rejection } from '../support/wait.ts';
+import { freePort } from '../support/processes.ts';
 
 const GROUP = -1001234567890;
 const ALICE = 4242;
@@ -35,22 +36,7 @@ async function telegramWith(over: Partial<TelegramAdapterOptions> = {}, handle?:
   return { tg, adapter, received };
 }
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('Telegram adapter', () => {
   it('hands a typed /diagnose to the core as one command from tg:<user> in tg:<chat>', async () => {

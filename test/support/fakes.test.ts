@@ -9,6 +9,7 @@ import { Input, Markup, Telegraf, TelegramError } from 'telegraf';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeSlack } from './fake-slack.ts';
 import { FakeTelegram, makeMessageUpdate, postUpdateToWebhook } from './fake-telegram.ts';
+import { rejection } from './wait.ts';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -38,15 +39,6 @@ function launch(bot: Telegraf, tg: FakeTelegram): Promise<void> {
     await launched.catch(() => {});
   });
   return tg.waitFor(() => tg.calls.some((c) => c.method === 'getUpdates')).then(() => undefined);
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 // =================================================================================================================

@@ -211,47 +211,7 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
   }
 }
 
-/**
- * A port nothing listens on at `host` right now, for a server started a
- * moment later. Picked at random BELOW the kernel's ephemeral range: a port
- * the OS hands out for port 0 can be taken by any outgoing connection (Redis,
- * SSH, ...) before our server binds it. Never the same port twice per process.
- */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const [lo, hi] = safeRange();
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const port = lo + Math.floor(Math.random() * (hi - lo));
-    if (handedOut.has(port)) continue;
-    if (await canBind(host, port)) {
-      handedOut.add(port);
-      return port;
-    }
-  }
-  throw new Error(`freePort: no bindable port in ${lo}-${hi} on ${host}`);
-}
-
-const handedOut = new Set<number>();
-
-/** [10000, start of the ephemeral range): ports the kernel does not pick by itself. */
-function safeRange(): [number, number] {
-  let start = 32768;
-  try {
-    start = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || start;
-  } catch {
-    /* not Linux: keep the IANA default */
-  }
-  return [10_000, Math.max(start, 12_000)];
-}
-
-/** True when `host:port` can be bound right now. */
-export function canBind(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, host, () => srv.close(() => resolve(true)));
-  });
-}
+export { canBind, freePort } from '../../src/net.ts';
 
 /** Connects once; resolves with the first bytes received (up to `untilNewline`), or rejects. */
 export function tcpProbe(host: string, port: number, opts: { readLine?: boolean; timeoutMs?: number } = {}): Promise<string> {

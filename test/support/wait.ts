@@ -28,3 +28,13 @@ export async function pollUntil<T>(
     await new Promise((r) => setTimeout(r, o.everyMs ?? 15));
   }
 }
+
+/** The error `p` rejects with; fails when it resolves instead. */
+export async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a rejection');
+}
