@@ -16,13 +16,13 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { LoadedConfig } from '../config.ts';
 import { isTriageError } from '../errors.ts';
-import type { Executor, HostSpec } from '../executors/executor.ts';
+import type { Executor } from '../executors/executor.ts';
 import { createExecutor } from '../executors/index.ts';
 import { diagnose, runHost } from '../runbooks/engine.ts';
 import type { RunbookLibrary } from '../runbooks/loader.ts';
 import { resolveSecretParams } from '../runbooks/params.ts';
 import { prepareRun, type RunPlan } from '../runbooks/prepare.ts';
-import type { HostResult, RunResult, StepResult } from '../runbooks/result.ts';
+import type { HostResult, RunResult } from '../runbooks/result.ts';
 import type { Step } from '../runbooks/schema.ts';
 import {
   HOST_JOB_ATTEMPTS,
@@ -133,9 +133,10 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
           const host = plan.hosts.find((h) => h.name === d.hostName);
           if (!host) throw new UnrecoverableError(`host ${d.hostName} is no longer in target ${d.target}`);
           const done = await store.steps(d.runId, host.name);
-          if (await store.isCancelled(d.runId)) return cancelledHost(plan, host, done);
-          await store.setState(d.runId, 'running');
           const ac = new AbortController();
+          // Cancelled before this host started: the engine records the remaining steps as skipped.
+          if (await store.isCancelled(d.runId)) ac.abort();
+          else await store.setState(d.runId, 'running');
           const set = running.get(d.runId) ?? new Set<AbortController>();
           running.set(d.runId, set);
           set.add(ac);
@@ -293,22 +294,6 @@ function allZones(loaded: LoadedConfig): string[] {
   const zones = new Set<string>(['default']);
   for (const h of Object.values(loaded.config.hosts)) zones.add((h as { zone?: string }).zone ?? 'default');
   return [...zones].sort();
-}
-
-function cancelledHost(plan: RunPlan, host: HostSpec, done: StepResult[]): HostResult {
-  const steps = plan.runbook.steps.map(
-    (s) =>
-      done.find((r) => r.id === s.id) ?? {
-        id: s.id,
-        title: s.title,
-        status: 'skipped' as const,
-        exitCode: null,
-        durationMs: 0,
-        output: '',
-        reason: 'cancelled',
-      },
-  );
-  return { host: host.name, reachable: true, steps };
 }
 
 function lostHost(host: string, reason: string): HostResult {

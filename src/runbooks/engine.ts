@@ -22,7 +22,7 @@ import {
   type StepStatus,
 } from './result.ts';
 import type { Capture, FindingRule, Runbook, Severity, Step } from './schema.ts';
-import { MissingValueError, renderCommand, renderText } from './template.ts';
+import { blankTemplate, MissingValueError, renderCommand, renderText } from './template.ts';
 
 /** The target's config facts as runbooks see them (`target.*`). */
 export type TargetFacts = { name: string } & Record<string, unknown>;
@@ -129,7 +129,7 @@ async function runStep(o: HostRunOptions, step: Step, ctx: Record<string, unknow
   const view = { ...captures, status: 'pass', exit: r.exitCode, output: `${r.stdout}\n${r.stderr}`, ok: true, ran: true };
   const stepCtx = { ...ctx, [step.id]: view };
   const status: StepStatus = r.timedOut ? 'timeout' : judge(step, stepCtx, r.exitCode);
-  const summary = step.summary ? redact(renderText(step.summary, { ...stepCtx, [step.id]: { ...view, status } }).text) : undefined;
+  const summary = step.summary ? redact(renderText(step.summary, { ...stepCtx, [step.id]: { ...view, status, ok: status === 'pass' } }).text) : undefined;
   return {
     id: step.id,
     title: title(step, ctx),
@@ -188,7 +188,7 @@ function title(step: Step, ctx: Record<string, unknown>): string {
 }
 
 function skipped(step: Step, reason: string): StepResult {
-  return { id: step.id, title: step.title.replace(/\$\{\{[^}]*\}\}/g, '…'), status: 'skipped', exitCode: null, durationMs: 0, output: '', reason };
+  return { id: step.id, title: blankTemplate(step.title), status: 'skipped', exitCode: null, durationMs: 0, output: '', reason };
 }
 
 function joinOutput(stdout: string, stderr: string): string {

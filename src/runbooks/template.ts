@@ -52,6 +52,11 @@ export function renderText(template: string, ctx: Record<string, unknown>): { te
   return { text: text.trim(), missing };
 }
 
+/** The template with every `${{ … }}` shown as `mark` (for a step that never ran). */
+export function blankTemplate(template: string, mark = '…'): string {
+  return template.replace(TEMPLATE, mark);
+}
+
 function toText(v: unknown): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
