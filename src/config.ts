@@ -197,23 +197,23 @@ export const HostSchema = z
       .refine(
         (a) => a === 'local' || isIP(a) !== 0 || DNS_RE.test(a),
         say('not an IP address, DNS name or local', 'write e.g. address: 10.0.0.5, address: web1.example.com or address: local'),
-      ),
+      ).describe("IP address, DNS name, or `local` for the worker's own machine (no SSH)."),
     /** SSH port. Default 22. */
-    port: Port.optional(),
+    port: Port.optional().meta({ description: "SSH port.", default: 22 }),
     /** SSH login. Required unless `address: local`. */
-    user: z.string().regex(USER_RE, say('not a valid user name', 'use a login name like ubuntu or deploy')).optional(),
+    user: z.string().regex(USER_RE, say('not a valid user name', 'use a login name like ubuntu or deploy')).optional().describe("SSH login. Required unless `address: local`."),
     /** Private key file on the worker's machine. */
-    privateKey: LocalPath.optional(),
+    privateKey: LocalPath.optional().describe("Private key file on the worker's machine; `~` and relative paths are resolved against the config file's folder. Give this or `agent: true`."),
     /** Use the SSH agent at `$SSH_AUTH_SOCK` instead of a key file. */
-    agent: z.boolean().optional(),
+    agent: z.boolean().optional().meta({ description: "Log in with the SSH agent at `$SSH_AUTH_SOCK` instead of a key file.", examples: [true] }),
     /** Passphrase of `privateKey`. */
-    passphrase: SecretRefSchema.optional(),
+    passphrase: SecretRefSchema.optional().meta({ description: "Passphrase of `privateKey`.", examples: ["env:TRIAGE_KEY_PASSPHRASE"] }),
     /** Pinned host key fingerprint `SHA256:<43 base64 chars>`. */
-    hostKey: z.string().optional(),
+    hostKey: z.string().optional().meta({ description: "Pinned host key fingerprint, `SHA256:` and 43 base64 characters, as printed by `ssh-keyscan -p PORT HOST | ssh-keygen -lf -`. Give this or `knownHosts` (or both).", examples: ["SHA256:Jq5Yb3xW0pZ9nQ2sT8vL4kR7mC1dF6hG3aE5uI0oPzA"] }),
     /** known_hosts file to check the host key against. */
-    knownHosts: LocalPath.optional(),
+    knownHosts: LocalPath.optional().describe("A known_hosts file that must list this host's key. Give this or `hostKey`."),
     /** Which workers may reach this host. Default `default`. */
-    zone: z.string().regex(ZONE_RE, say('not a valid zone', 'use lower-case letters, digits and -, e.g. zone: eu-prod')).default('default'),
+    zone: z.string().regex(ZONE_RE, say('not a valid zone', 'use lower-case letters, digits and -, e.g. zone: eu-prod')).default('default').describe("Which workers may reach this host: only `triage worker --zone ZONE` takes its work."),
   })
   .strict()
   .superRefine((h: Raw, ctx) => {
@@ -290,8 +290,8 @@ export type HostConfig = z.infer<typeof HostSchema>;
 /** How the app runs. `name` is checked per manager; for `process` it is a `pgrep -f` pattern. */
 export const ServiceSchema = z
   .object({
-    manager: z.enum(['systemd', 'pm2', 'docker', 'process']),
-    name: z.string(),
+    manager: z.enum(['systemd', 'pm2', 'docker', 'process']).describe("How the app is run; `process` is a plain process found with `pgrep -f`."),
+    name: z.string().describe("The systemd unit, pm2 process or container name; for `process`, a `pgrep -f` pattern."),
   })
   .strict()
   .superRefine((s, ctx) => {
@@ -310,14 +310,15 @@ export type ServiceConfig = z.infer<typeof ServiceSchema>;
 export const NginxSchema = z
   .object({
     /** Main config file. Default `/etc/nginx/nginx.conf`. */
-    config: AbsPath.default('/etc/nginx/nginx.conf'),
+    config: AbsPath.default('/etc/nginx/nginx.conf').describe("nginx's main config file (tested with `nginx -t -c`)."),
     /** The site file that holds the app's `location`. */
-    site: AbsPath.optional(),
+    site: AbsPath.optional().describe("The site file that holds the app's `location` block."),
     /** The location block that proxies to the app. Default `/`. */
     location: z
       .string()
       .regex(/^\/[^\n\0]*$/, say('a location must start with /', 'write the URL prefix, e.g. location: /api'))
-      .default('/'),
+      .default('/')
+      .describe("The location block that proxies to the app."),
   })
   .strict();
 export type NginxConfig = z.infer<typeof NginxSchema>;
@@ -325,11 +326,12 @@ export type NginxConfig = z.infer<typeof NginxSchema>;
 /** A database the app needs. `port` defaults per kind (5432, 3306, 6379, 27017). */
 export const DatabaseSchema = z
   .object({
-    kind: z.enum(['postgres', 'mysql', 'redis', 'mongodb']),
+    kind: z.enum(['postgres', 'mysql', 'redis', 'mongodb']).describe("Which database it is."),
     host: z
       .string()
-      .refine((a) => isIP(a) !== 0 || DNS_RE.test(a), say('not an IP address or DNS name', 'write e.g. host: 127.0.0.1 or host: db.internal')),
-    port: Port.optional(),
+      .refine((a) => isIP(a) !== 0 || DNS_RE.test(a), say('not an IP address or DNS name', 'write e.g. host: 127.0.0.1 or host: db.internal'))
+      .describe("Its address as seen from the app's host."),
+    port: Port.optional().describe("Its port. Default by kind: postgres 5432, mysql 3306, redis 6379, mongodb 27017."),
   })
   .strict()
   .transform((d) => ({ ...d, port: d.port ?? DEFAULT_DB_PORT[d.kind] }));
@@ -340,10 +342,10 @@ export type LogsConfig = { file: string } | { journal: string } | { pm2: string 
 const LOG_KEYS = ['file', 'journal', 'pm2', 'docker'] as const;
 export const LogsSchema = z
   .object({
-    file: AbsPath.optional(),
-    journal: z.string().regex(SERVICE_NAME_RE.systemd, say('not a systemd unit name', 'write e.g. journal: wushipay-api.service')).optional(),
-    pm2: z.string().regex(SERVICE_NAME_RE.pm2, say('not a pm2 process name', 'use letters, digits, . _ -')).optional(),
-    docker: z.string().regex(SERVICE_NAME_RE.docker, say('not a container name', 'use letters, digits, . _ -')).optional(),
+    file: AbsPath.optional().describe("A log file (absolute path)."),
+    journal: z.string().regex(SERVICE_NAME_RE.systemd, say('not a systemd unit name', 'write e.g. journal: wushipay-api.service')).optional().meta({ description: "A systemd unit whose journal to read.", examples: ["wushipay-api.service"] }),
+    pm2: z.string().regex(SERVICE_NAME_RE.pm2, say('not a pm2 process name', 'use letters, digits, . _ -')).optional().meta({ description: "A pm2 process whose logs to read.", examples: ["wushipay-api"] }),
+    docker: z.string().regex(SERVICE_NAME_RE.docker, say('not a container name', 'use letters, digits, . _ -')).optional().meta({ description: "A container whose `docker logs` to read.", examples: ["wushipay-api"] }),
   })
   .strict()
   .superRefine((l: Raw, ctx) => {
@@ -364,27 +366,29 @@ export const LogsSchema = z
 export const TargetSchema = z
   .object({
     /** Names from `hosts:`; at least one. */
-    hosts: z.array(z.string()).min(1, say('a target needs at least one host', 'list host names from the hosts: section, e.g. hosts: [web1]')),
-    service: ServiceSchema.optional(),
+    hosts: z.array(z.string()).min(1, say('a target needs at least one host', 'list host names from the hosts: section, e.g. hosts: [web1]')).describe("Names from `hosts:` the service runs on; at least one. A run checks each of them."),
+    service: ServiceSchema.optional().describe("How the app runs."),
     /** Where the app should listen. */
-    port: Port.optional(),
+    port: Port.optional().describe("The port the app should listen on."),
     /** Health URL, checked from the host. */
-    health: httpUrl('health', 'http://127.0.0.1:8000/health').optional(),
-    nginx: NginxSchema.optional(),
+    health: httpUrl('health', 'http://127.0.0.1:8000/health').optional().describe("Health URL, fetched on the host (`http://` or `https://`)."),
+    nginx: NginxSchema.optional().describe("Where nginx proxies to the app."),
     /** The app's directory on the host. */
-    workdir: AbsPath.optional(),
+    workdir: AbsPath.optional().describe("The app's folder on the host (absolute path)."),
     /** Env file relative to `workdir`. Default `.env`; `envFileExplicit` says whether it was written. */
     envFile: z
       .string()
       .refine(noBadChars, say('paths may not contain newlines or NUL', 'write the path on one line'))
       .refine((p) => p.length > 0 && !p.startsWith('/') && !p.split('/').includes('..'), say('envFile must be a path inside workdir', 'write it relative to workdir without .., e.g. envFile: .env'))
-      .optional(),
+      .optional()
+      .meta({ description: "The app's env file, relative to `workdir` (needs `workdir`).", default: ".env" }),
     /** Variables the app needs. Default `[]`. */
     requiredEnv: z
       .array(z.string().regex(ENV_NAME_RE, say('not an environment variable name', 'use letters, digits and _, e.g. DATABASE_URL')))
-      .default([]),
-    database: DatabaseSchema.optional(),
-    logs: LogsSchema.optional(),
+      .default([])
+      .describe("Environment variables the app needs (checked in `envFile` and in the running process)."),
+    database: DatabaseSchema.optional().describe("A database the app needs."),
+    logs: LogsSchema.optional().describe("Where the app logs: exactly one of `file`, `journal`, `pm2` or `docker`."),
   })
   .strict()
   .superRefine((t: Raw, ctx) => {
@@ -405,11 +409,11 @@ export type TargetConfig = z.infer<typeof TargetSchema>;
 const TelegramWebhookSchema = z
   .object({
     /** Public HTTPS URL Telegram posts updates to. */
-    url: httpUrl('url', 'https://triage.example.com/telegram'),
+    url: httpUrl('url', 'https://triage.example.com/telegram').describe("Public HTTPS URL Telegram posts updates to; its path is the path served."),
     /** Local port the webhook server listens on. */
-    port: Port,
+    port: Port.describe("Local port the webhook server listens on (put TLS in front of it)."),
     /** Checked against Telegram's `X-Telegram-Bot-Api-Secret-Token` header. */
-    secretToken: SecretRefSchema,
+    secretToken: SecretRefSchema.describe("Secret Telegram must send in `X-Telegram-Bot-Api-Secret-Token`; requests without it get 403."),
   })
   .strict();
 export type TelegramWebhookConfig = z.infer<typeof TelegramWebhookSchema>;
@@ -425,22 +429,25 @@ const BAD_CHAT = say('not a Telegram chat id', 'write the numeric chat id (e.g. 
  */
 export const TelegramSchema = z
   .object({
-    token: SecretRefSchema,
+    token: SecretRefSchema.describe("Bot token from @BotFather."),
     mode: z
       .union([z.enum(['polling', 'webhook']), z.object({ webhook: TelegramWebhookSchema }).strict()], {
         error: (i) => (i.input === undefined ? undefined : say('mode must be polling or webhook', 'write mode: polling, or mode: webhook with webhook: { url, port, secretToken: env:NAME }')),
       })
-      .optional(),
-    webhook: TelegramWebhookSchema.optional(),
+      .optional()
+      .meta({ description: "`polling` (long polling), or `webhook` together with the `webhook:` key.", default: "polling" }),
+    webhook: TelegramWebhookSchema.optional().meta({ description: "Webhook settings, with `mode: webhook`.", examples: [{ url: 'https://triage.example.com/telegram', port: 8443, secretToken: 'env:TELEGRAM_WEBHOOK_SECRET' }] }),
     apiRoot: httpUrl('apiRoot', 'https://api.telegram.org')
       .default('https://api.telegram.org')
-      .transform((u) => u.replace(/\/+$/, '')),
+      .transform((u) => u.replace(/\/+$/, ''))
+      .describe("Bot API server; a self-hosted one may go here."),
     /** Chats the bot answers in. Default `[]`. */
     allowedChats: z
       .array(
         z.union([z.number().int(), z.string().regex(/^(-?\d+|@[A-Za-z0-9_]{4,})$/, BAD_CHAT)], { error: BAD_CHAT }),
       )
-      .default([]),
+      .default([])
+      .describe("Chats the bot answers in: numeric chat ids (groups are negative, e.g. `-1001234`) or `@channelname`."),
   })
   .strict()
   .superRefine((t: Raw, ctx) => {
@@ -476,22 +483,26 @@ export type TelegramConfig = z.infer<typeof TelegramSchema>;
  */
 export const SlackSchema = z
   .object({
-    botToken: SecretRefSchema,
-    signingSecret: SecretRefSchema,
-    appToken: SecretRefSchema.optional(),
-    port: Port.default(3000),
+    botToken: SecretRefSchema.describe("Bot User OAuth Token (`xoxb-\u2026`)."),
+    signingSecret: SecretRefSchema.describe("The app's signing secret; every HTTP request is checked against it."),
+    appToken: SecretRefSchema.optional().describe("App-level token (`xapp-\u2026`, scope `connections:write`): given = Socket Mode, absent = HTTP receiver."),
+    port: Port.default(3000).describe("Port of the HTTP receiver (`POST /slack/events`); not used in Socket Mode."),
     apiUrl: httpUrl('apiUrl', 'https://slack.com/api/')
       .default('https://slack.com/api/')
-      .transform((u) => (u.endsWith('/') ? u : `${u}/`)),
+      .transform((u) => (u.endsWith('/') ? u : `${u}/`))
+      .describe("Web API base URL (e.g. GovSlack's)."),
     /** Channel ids the bot answers in. Default `[]`. */
     allowedChannels: z
       .array(z.string().regex(/^[A-Za-z0-9_-]+$/, say('not a Slack channel id', 'write the channel id, e.g. C0123ABC (not #name)')))
-      .default([]),
+      .default([])
+      .describe("Channel ids the bot answers in (e.g. `C0123ABC`, not `#name`)."),
   })
   .strict();
 export type SlackConfig = z.infer<typeof SlackSchema>;
 
-export const ChatSchema = z.object({ telegram: TelegramSchema.optional(), slack: SlackSchema.optional() }).strict();
+export const ChatSchema = z
+  .object({ telegram: TelegramSchema.optional().describe("The Telegram bot."), slack: SlackSchema.optional().describe("The Slack app.") })
+  .strict();
 export type ChatConfig = z.infer<typeof ChatSchema>;
 
 // ---------------------------------------------------------------------------
@@ -502,11 +513,12 @@ export const AccessSchema = z
   .object({
     roles: z
       .object({
-        viewer: z.array(Identity).default([]),
-        responder: z.array(Identity).default([]),
-        operator: z.array(Identity).default([]),
+        viewer: z.array(Identity).default([]).meta({ description: "May list runbooks, targets and schedules, and see runs (`/status`).", examples: [["tg:111"]] }),
+        responder: z.array(Identity).default([]).describe("A viewer who may also `/diagnose` and `/cancel`."),
+        operator: z.array(Identity).default([]).describe("A responder who may also `/approve` steps that change a host."),
       })
-      .strict(),
+      .strict()
+      .describe("Identities (`tg:<user id>`, `slack:<user id>`) per role; someone listed under several roles gets the highest."),
   })
   .strict();
 export type AccessConfig = z.infer<typeof AccessSchema>;
@@ -515,15 +527,15 @@ export type Role = keyof AccessConfig['roles'];
 /** A runbook run on a cron schedule, posted as a digest. `tz` defaults to `UTC`. */
 export const ScheduleSchema = z
   .object({
-    name: z.string().regex(TARGET_NAME_RE, say('not a valid schedule name', 'use lower-case letters, digits, _ and -, e.g. morning')),
-    cron: Cron,
-    tz: TimeZone.default('UTC'),
-    runbook: z.string().regex(TARGET_NAME_RE, say('not a runbook name', 'write a runbook name such as health or 502')),
+    name: z.string().regex(TARGET_NAME_RE, say('not a valid schedule name', 'use lower-case letters, digits, _ and -, e.g. morning')).describe("The schedule's name, unique."),
+    cron: Cron.describe("When: 5 cron fields, or 6 with seconds first."),
+    tz: TimeZone.default('UTC').describe("IANA time zone the cron is read in."),
+    runbook: z.string().regex(TARGET_NAME_RE, say('not a runbook name', 'write a runbook name such as health or 502')).describe("The runbook to run."),
     /** `all`, or target names. */
     targets: z.union([z.literal('all'), z.array(z.string()).min(1)], {
       error: say('targets must be all or a list of target names', 'write targets: all or targets: [wushipay]'),
-    }),
-    post: Place,
+    }).describe("`all`, or a list of target names."),
+    post: Place.describe("Where the digest goes: `tg:<chat id>` or `slack:<channel id>`."),
   })
   .strict();
 export type ScheduleConfig = z.infer<typeof ScheduleSchema>;
@@ -531,8 +543,15 @@ export type ScheduleConfig = z.infer<typeof ScheduleSchema>;
 /** On-call rotation; `handoff` posts the handoff thread on a schedule (`tz` default `UTC`). */
 export const OncallSchema = z
   .object({
-    rotation: z.array(Identity).min(1, say('the rotation is empty', 'list who is on call in order, e.g. rotation: [slack:U123, slack:U456]')),
-    handoff: z.object({ cron: Cron, tz: TimeZone.default('UTC'), post: Place }).strict().optional(),
+    rotation: z.array(Identity).min(1, say('the rotation is empty', 'list who is on call in order, e.g. rotation: [slack:U123, slack:U456]')).describe("Who is on call, in order (identities)."),
+    handoff: z
+      .object({
+        cron: Cron.describe("When to post the handoff: 5 cron fields, or 6 with seconds first."),
+        tz: TimeZone.default('UTC').describe("IANA time zone the cron is read in."),
+        post: Place.describe("Where the handoff thread goes: `tg:<chat id>` or `slack:<channel id>`."),
+      })
+      .strict()
+      .optional().describe("Post the on-call handoff thread on a schedule."),
   })
   .strict();
 export type OncallConfig = z.infer<typeof OncallSchema>;
@@ -563,13 +582,14 @@ export const ConfigSchema = z
           return false;
         }
       }, say('not a Redis URL', 'write redis://HOST:6379 (or rediss:// for TLS)'))
-      .optional(),
-    hosts: z.record(HostName, HostSchema),
-    targets: z.record(TargetName, TargetSchema),
-    chat: ChatSchema.optional(),
-    access: AccessSchema.optional(),
-    schedules: z.array(ScheduleSchema).optional(),
-    oncall: OncallSchema.optional(),
+      .optional()
+      .describe("Redis for the queue, the run store and the audit log (`redis://` or `rediss://`). Default: `$REDIS_URL`, else `redis://127.0.0.1:6379`."),
+    hosts: z.record(HostName, HostSchema).describe("The machines runbooks run on, by name (letters, digits, `.` `_` `-`)."),
+    targets: z.record(TargetName, TargetSchema).describe("The services you diagnose, by name (lower-case letters, digits, `_` `-`), as in `/diagnose 502 NAME`."),
+    chat: ChatSchema.optional().describe("The chat platforms `triage bot` serves."),
+    access: AccessSchema.optional().describe("Who may use the chat bot. Without it nobody on Telegram or Slack is let in."),
+    schedules: z.array(ScheduleSchema).optional().describe("Runbooks to run on a schedule and post as a digest. Checked by `triage lint`; nothing runs them yet."),
+    oncall: OncallSchema.optional().describe("The on-call rotation. Checked by `triage lint`; the on-call chat commands answer \"not set up yet\"."),
   })
   .strict()
   .superRefine((c: Raw, ctx) => {
