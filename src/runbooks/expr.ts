@@ -250,6 +250,9 @@ const FUNCTIONS: Record<string, FnSpec> = {
   },
 };
 
+/** The name of every function expressions may call, in table order (docs/runbooks.md documents each). */
+export const EXPR_FUNCTIONS: readonly string[] = Object.keys(FUNCTIONS);
+
 // ---------------------------------------------------------------------------
 // Tokenizer
 
@@ -392,6 +395,11 @@ const PRECEDENCE: Record<string, number> = {
   '/': 6,
   '%': 6,
 };
+
+/** Every operator: the binary ones in precedence order, then unary `!` (unary `-` is the binary one's spelling). */
+export const EXPR_OPERATORS: readonly string[] = [...Object.keys(PRECEDENCE), '!'];
+/** The literal words (`true`, `false`, `null`). */
+export const EXPR_LITERALS: readonly string[] = [...LITERALS.keys()];
 
 function binary(op: string, l: Eval, r: Eval): Eval {
   switch (op) {
