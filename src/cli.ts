@@ -5,25 +5,26 @@
  * 2 bad input or config, 3 could not run.
  */
 import type { CliIO } from './cli/io.ts';
-import { lintCommand } from './cli/lint.ts';
-import { runCommand } from './cli/run.ts';
-import { statusCommand } from './cli/status.ts';
-import { workerCommand } from './cli/worker.ts';
+import { commandHelp, commandText, overviewText } from './cli/help.ts';
 import { exitCodeFor, isTriageError, TriageError } from './errors.ts';
+import { escapeLine, escapeText } from './escape.ts';
 import { redact } from './redact.ts';
-import { runbookJsonSchema } from './runbooks/schema.ts';
 
 export type { CliIO } from './cli/io.ts';
 
-const USAGE = `usage: triage <command>
-  demo                      diagnose a local broken service end to end (no config needed)
-  run <runbook> <target> [--host NAME] [--config FILE] [--json] [--dry-run] [--no-worker] [--param k=v ...]
-  worker [--concurrency N] [--zone Z ...]   a queue worker (start more to scale out)
-  bot                       the chat bot (Telegram / Slack from config)
-  status [runId]            a run's state and verdict, or the recent runs
-  audit                     who ran what, from chat
-  lint [FILES...]           check config and runbooks
-  schema                    print the runbook JSON Schema (for editors)`;
+type CommandFn = (args: string[], io: CliIO) => Promise<number>;
+
+/** Each subcommand is loaded only when it runs: `--help` and `lint` never load the queue, SSH or chat libraries. */
+const LOADERS: Record<string, () => Promise<CommandFn>> = {
+  run: async () => (await import('./cli/run.ts')).runCommand,
+  worker: async () => (await import('./cli/worker.ts')).workerCommand,
+  status: async () => (await import('./cli/status.ts')).statusCommand,
+  lint: async () => (await import('./cli/lint.ts')).lintCommand,
+  demo: async () => (await import('./cli/demo.ts')).demoCommand,
+  bot: async () => (await import('./cli/bot.ts')).botCommand,
+  audit: async () => (await import('./cli/audit.ts')).auditCommand,
+  schema: async () => (await import('./cli/schema.ts')).schemaCommand,
+};
 
 function defaultIO(): CliIO {
   const ac = new AbortController();
@@ -40,43 +41,57 @@ function defaultIO(): CliIO {
 }
 
 /** Runs the CLI; resolves to the process exit code. */
-export async function main(argv: string[], io: CliIO = defaultIO()): Promise<number> {
+export async function main(argv: string[], sink: CliIO = defaultIO()): Promise<number> {
+  const io = escapedIO(sink);
   const [cmd, ...rest] = argv;
   try {
-    switch (cmd) {
-      case 'run':
-        return await runCommand(rest, io);
-      case 'worker':
-        return await workerCommand(rest, io);
-      case 'status':
-        return await statusCommand(rest, io);
-      case 'lint':
-        return await lintCommand(rest, io);
-      case 'demo':
-        return await (await import('./cli/demo.ts')).demoCommand(rest, io);
-      case 'bot':
-        return await (await import('./cli/bot.ts')).botCommand(rest, io);
-      case 'audit':
-        return await (await import('./cli/audit.ts')).auditCommand(rest, io);
-      case 'schema':
-        io.out(JSON.stringify(runbookJsonSchema(), null, 2));
-        return 0;
-      case undefined:
-      case 'help':
-      case '--help':
-      case '-h':
-        io.out(USAGE);
-        return cmd === undefined ? 2 : 0;
-      default:
-        throw new TriageError('USAGE', `unknown command "${cmd.slice(0, 40)}"`, { fix: 'run `triage help` for the list' });
+    if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+      const topic = cmd === 'help' && rest[0] ? commandHelp(rest[0]) : undefined;
+      if (cmd === 'help' && rest[0] && !topic) throw unknownCommand(rest[0]);
+      io.out(topic ? commandText(topic) : overviewText());
+      return cmd === undefined ? 2 : 0;
     }
+    const load = Object.hasOwn(LOADERS, cmd) ? LOADERS[cmd] : undefined;
+    if (!load) throw unknownCommand(cmd);
+    return await (await load())(rest, io);
   } catch (e) {
+    if (e instanceof Error && e.name === 'HelpRequested') {
+      io.out(commandText((e as Error & { command: Parameters<typeof commandText>[0] }).command));
+      return 0;
+    }
     return fail(e, io);
   }
 }
 
+function unknownCommand(cmd: string): TriageError {
+  return new TriageError('USAGE', `unknown command "${cmd.slice(0, 40)}"`, { fix: 'see `triage --help` for the list' });
+}
+
+/** Longest error line printed; longer ones (a 100 KB argument echoed back) are cut. */
+const MAX_ERROR_LINE = 1000;
+
 function fail(e: unknown, io: CliIO): number {
-  if (isTriageError(e)) io.err(redact(`triage: ${e.toLine()}`));
-  else io.err(redact(`triage: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`));
+  if (isTriageError(e)) {
+    for (const line of e.toLine().split('\n')) io.err(redact(cut(`triage: ${line}`)));
+  } else {
+    // One line, never a stack trace: that is only for TRIAGE_DEBUG=1.
+    const why = escapeLine(e instanceof Error ? e.message : String(e));
+    io.err(redact(cut(`triage: internal error: ${why}${io.env.TRIAGE_DEBUG ? '' : ' (TRIAGE_DEBUG=1 prints the stack trace)'}`)));
+    if (io.env.TRIAGE_DEBUG && e instanceof Error && e.stack) io.err(redact(e.stack));
+  }
   return exitCodeFor(e);
+}
+
+function cut(line: string): string {
+  return line.length > MAX_ERROR_LINE ? `${line.slice(0, MAX_ERROR_LINE)}… (${line.length - MAX_ERROR_LINE} more characters)` : line;
+}
+
+/**
+ * The CLI's one way out to the terminal: every line printed, whoever made
+ * it, passes {@link escapeText} (control characters, line separators and
+ * bidi controls from input or from a host become visible escapes; Triage's
+ * own newlines stay). `--json` output stays valid JSON (see escape.ts).
+ */
+function escapedIO(io: CliIO): CliIO {
+  return { ...io, out: (s) => io.out(escapeText(s)), err: (s) => io.err(escapeText(s)) };
 }

@@ -4,17 +4,14 @@ import { loadConfig } from '../config.ts';
 import { TriageError } from '../errors.ts';
 import { connectRedis } from '../queue/redis.ts';
 import { type CliIO, parse } from './io.ts';
+import { usageOf } from './help.ts';
 
-const USAGE = 'triage audit [--count N] [--since 2026-01-01T00:00:00Z] [--json] [--config FILE]';
+const USAGE = usageOf('audit');
 
 export async function auditCommand(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(
-    args,
-    { count: { type: 'string', default: '50' }, since: { type: 'string' }, json: { type: 'boolean', default: false }, config: { type: 'string' } },
-    USAGE,
-  );
+  const { values, positionals } = parse(args, 'audit');
   if (positionals.length) throw new TriageError('USAGE', `unexpected "${positionals[0]}"`, { fix: USAGE });
-  const count = Number(values.count);
+  const count = Number(values.count ?? '50');
   if (!Number.isInteger(count) || count < 1 || count > 10_000) throw new TriageError('USAGE', '--count must be a whole number from 1 to 10000', { fix: USAGE });
   const since = values.since as string | undefined;
   if (since !== undefined && Number.isNaN(Date.parse(since))) throw new TriageError('USAGE', `--since "${since.slice(0, 40)}" is not a date`, { fix: 'e.g. --since 2026-01-01T00:00:00Z' });

@@ -12,20 +12,12 @@ import { TriageError } from '../errors.ts';
 import { connectRedis, safeUrl } from '../queue/redis.ts';
 import { RunbookLibrary } from '../runbooks/loader.ts';
 import { type CliIO, parse, runbookDirs } from './io.ts';
+import { usageOf } from './help.ts';
 
-const USAGE = 'triage bot [--config FILE] [--console] [--no-worker] [--runbooks DIR]';
+const USAGE = usageOf('bot');
 
 export async function botCommand(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(
-    args,
-    {
-      config: { type: 'string' },
-      'no-worker': { type: 'boolean', default: false },
-      console: { type: 'boolean', default: false },
-      runbooks: { type: 'string', multiple: true },
-    },
-    USAGE,
-  );
+  const { values, positionals } = parse(args, 'bot');
   if (positionals.length) throw new TriageError('USAGE', `unexpected "${positionals[0]}"`, { fix: USAGE });
   const loaded = await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env, requireFile: true });
   const library = RunbookLibrary.load({ dirs: runbookDirs(values.runbooks as string[] | undefined, io.env) });

@@ -25,7 +25,7 @@ import { type CliIO, parse } from './io.ts';
 import { stepLine, verdict } from './print.ts';
 
 export async function demoCommand(args: string[], io: CliIO): Promise<number> {
-  const { values } = parse(args, { json: { type: 'boolean', default: false } }, 'triage demo [--json]');
+  const { values } = parse(args, 'demo');
   const json = values.json === true;
   const say = (s: string) => {
     if (!json) io.out(s);

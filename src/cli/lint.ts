@@ -1,12 +1,12 @@
 /** `triage lint [FILES...]`: checks config and runbooks; every problem names file, path and fix. */
-import { readFile } from 'node:fs/promises';
+import { peekTextFile } from '../text-file.ts';
 import { lintConfig, loadConfig } from '../config.ts';
 import { isTriageError, type TriageError, TriageErrors } from '../errors.ts';
 import { loadRunbookFile, RunbookLibrary } from '../runbooks/loader.ts';
 import { type CliIO, parse, runbookDirs } from './io.ts';
 
 export async function lintCommand(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, { config: { type: 'string' }, 'builtin-only': { type: 'boolean', default: false }, 'schema-only': { type: 'boolean', default: false } }, 'triage lint [FILES...]');
+  const { values, positionals } = parse(args, 'lint');
   const problems: TriageError[] = [];
   const collect = (e: unknown) => {
     if (e instanceof TriageErrors) problems.push(...e.errors);
@@ -53,6 +53,7 @@ export async function lintCommand(args: string[], io: CliIO): Promise<number> {
 }
 
 async function looksLikeConfig(file: string): Promise<boolean> {
-  const text = await readFile(file, 'utf8').catch(() => '');
+  // A peek at the start, never the whole file: `triage lint /dev/urandom` must not read forever.
+  const text = peekTextFile(file);
   return /^(hosts|targets):/m.test(text);
 }

@@ -8,30 +8,19 @@ import { userInfo } from 'node:os';
 import { loadConfig } from '../config.ts';
 import { TriageError } from '../errors.ts';
 import { RunQueue } from '../queue/producer.ts';
-import { connectRedis } from '../queue/redis.ts';
+import { connectRedis, redisLost } from '../queue/redis.ts';
+import { within } from '../queue/redis-watch.ts';
 import { startWorker, type TriageWorker } from '../queue/worker.ts';
 import { RunbookLibrary } from '../runbooks/loader.ts';
 import { planCommands, prepareRun } from '../runbooks/prepare.ts';
 import { type CliIO, paramFlags, parse, runbookDirs } from './io.ts';
+import { usageOf } from './help.ts';
 import { exitCodeForResult, stepLine, verdict } from './print.ts';
 
-const USAGE = 'triage run <runbook> <target> [--host NAME] [--config FILE] [--json] [--dry-run] [--no-worker] [--param k=v]';
+const USAGE = usageOf('run');
 
 export async function runCommand(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(
-    args,
-    {
-      host: { type: 'string' },
-      config: { type: 'string' },
-      json: { type: 'boolean', default: false },
-      'dry-run': { type: 'boolean', default: false },
-      'no-worker': { type: 'boolean', default: false },
-      wait: { type: 'string' },
-      param: { type: 'string', multiple: true, short: 'p' },
-      runbooks: { type: 'string', multiple: true },
-    },
-    USAGE,
-  );
+  const { values, positionals } = parse(args, 'run');
   const [rbName, targetName, ...extra] = positionals;
   if (!rbName || !targetName || extra.length) {
     throw new TriageError('USAGE', !rbName ? 'missing <runbook>' : !targetName ? 'missing <target>' : `unexpected "${extra[0]}"`, { fix: USAGE });
@@ -69,7 +58,10 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     if (!values['no-worker']) {
       worker = await startWorker({ redis, prefix, config: loaded, library, env: io.env, onError: (e) => io.err(`triage: worker: ${e.message}`) });
     }
-    const { runId } = await queue.submit(plan, { requestedBy: `cli:${userInfo().username}`, params, host });
+    // Redis can go away between the check and the submit: a submit that cannot get through is exit 3, not a hang.
+    const submitted = await within(queue.submit(plan, { requestedBy: `cli:${userInfo().username}`, params, host }), 10_000, null);
+    if (!submitted) throw redisLost(redis.url, 10_000);
+    const { runId } = submitted;
     const width = Math.max(...plan.hosts.map((h) => h.name.length));
     if (!json) io.out(`triage run ${plan.runbook.name} ${plan.target.name} — ${plan.hosts.length} host${plan.hosts.length > 1 ? 's' : ''} · ${runId}`);
     const onStop = () => void queue.cancel(runId, 'ctrl-c').catch(() => {});

@@ -4,12 +4,13 @@ import { TriageError } from '../errors.ts';
 import { RunQueue } from '../queue/producer.ts';
 import { connectRedis } from '../queue/redis.ts';
 import { type CliIO, parse } from './io.ts';
+import { usageOf } from './help.ts';
 import { verdict } from './print.ts';
 
-const USAGE = 'triage status [runId] [--json] [--config FILE]';
+const USAGE = usageOf('status');
 
 export async function statusCommand(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(args, { json: { type: 'boolean', default: false }, config: { type: 'string' } }, USAGE);
+  const { values, positionals } = parse(args, 'status');
   if (positionals.length > 1) throw new TriageError('USAGE', `unexpected "${positionals[1]}"`, { fix: USAGE });
   const [runId] = positionals;
   if (runId !== undefined && !/^r_[a-z0-9]{4,40}$/.test(runId)) throw new TriageError('USAGE', `"${runId.slice(0, 40)}" is not a run id`, { fix: 'run ids look like r_mwt1a8nx65f70a95' });

@@ -11,30 +11,20 @@ import { connectRedis, safeUrl } from '../queue/redis.ts';
 import { startWorker } from '../queue/worker.ts';
 import { RunbookLibrary } from '../runbooks/loader.ts';
 import { type CliIO, parse, runbookDirs } from './io.ts';
+import { usageOf } from './help.ts';
 
-const USAGE = 'triage worker [--concurrency N] [--per-host N] [--zone Z ...] [--config FILE] [--grace 30s]';
+const USAGE = usageOf('worker');
 
 export async function workerCommand(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parse(
-    args,
-    {
-      concurrency: { type: 'string' },
-      'per-host': { type: 'string', default: '2' },
-      zone: { type: 'string', multiple: true },
-      config: { type: 'string' },
-      grace: { type: 'string', default: '30s' },
-      runbooks: { type: 'string', multiple: true },
-    },
-    USAGE,
-  );
+  const { values, positionals } = parse(args, 'worker');
   if (positionals.length) throw new TriageError('USAGE', `unexpected "${positionals[0]}"`, { fix: USAGE });
   const concurrency = values.concurrency === undefined ? 8 : Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new TriageError('USAGE', '--concurrency must be a whole number from 1 to 256', { fix: USAGE });
-  const perHost = Number(values['per-host']);
+  const perHost = Number(values['per-host'] ?? '2');
   if (!Number.isInteger(perHost) || perHost < 1 || perHost > 64) throw new TriageError('USAGE', '--per-host must be a whole number from 1 to 64', { fix: USAGE });
   const zones = (values.zone as string[] | undefined) ?? [];
   for (const z of zones) if (!/^[a-z0-9-]+$/.test(z)) throw new TriageError('USAGE', `--zone "${z}" is not a zone name`, { fix: 'zones are lowercase letters, digits and -' });
-  const grace = /^(\d+)s$/.exec(values.grace as string);
+  const grace = /^(\d+)s$/.exec((values.grace as string | undefined) ?? '30s');
   if (!grace) throw new TriageError('USAGE', '--grace takes seconds, e.g. 30s', { fix: USAGE });
 
   const loaded = await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env, requireFile: true });

@@ -82,7 +82,7 @@ describe('bad input is refused before anything runs (exit 2)', () => {
     ['shell metacharacters in a param', ['touch', 'shop', '--param', 'tag=$(reboot)'], /parameter "tag"/],
     ['unknown param', ['touch', 'shop', '--param', 'nope=1'], /no parameter "nope"/],
     ['missing target', ['touch'], /missing <target>/],
-    ['unknown flag', ['touch', 'shop', '--force'], /Unknown option/],
+    ['unknown flag', ['touch', 'shop', '--force'], /unknown flag --force — see `triage run --help`/],
   ];
   for (const [what, args, message] of cases) {
     it(`${what}: one clear line, exit 2, nothing executed`, async () => {

@@ -1,0 +1,189 @@
+/**
+ * The command table: every `triage` subcommand with its usage, flags (type,
+ * default, meaning) and an example. It is the single source for flag
+ * parsing (`parse` in io.ts builds node's parseArgs options from it), for
+ * `triage <command> --help`, and for docs/cli.md.
+ *
+ * Deliberately light: this module imports nothing, so `triage --help` and
+ * `triage run --help` load no queue, SSH or chat library.
+ */
+
+/** One flag of a command. */
+export interface FlagHelp {
+  /** Long name without dashes, e.g. `config`. */
+  flag: string;
+  /** One-letter alias, e.g. `p` for `--param`. */
+  short?: string;
+  /** Placeholder for the value (`FILE`, `N`); absent for a boolean switch. */
+  value?: string;
+  /** May be given more than once. */
+  multiple?: boolean;
+  /** The default, as the user would write it (shown in help); absent when there is none. */
+  default?: string;
+  help: string;
+}
+
+/** One `triage` subcommand. */
+export interface CommandHelp {
+  name: string;
+  /** One line: `triage run <runbook> <target> [flags]`. */
+  usage: string;
+  /** What it does, one sentence. */
+  summary: string;
+  /** Extra lines under the summary (positional arguments, exit codes). */
+  details?: string[];
+  flags: FlagHelp[];
+  /** Commands that work as written. */
+  examples: string[];
+}
+
+const CONFIG: FlagHelp = { flag: 'config', value: 'FILE', default: '$TRIAGE_CONFIG, else ./triage.yaml', help: 'the config file' };
+const RUNBOOKS: FlagHelp = { flag: 'runbooks', value: 'DIR', multiple: true, default: '$TRIAGE_RUNBOOKS', help: 'extra runbook directory; the built-ins are always loaded' };
+const JSON_OUT: FlagHelp = { flag: 'json', help: 'print JSON only on stdout' };
+
+const RUN_EXITS = ['exit codes: 0 healthy, 1 problems found, 2 bad input or config (nothing ran), 3 could not run (Redis, SSH, ...)'];
+
+/** Every subcommand, in the order `triage --help` lists them. */
+export const COMMANDS: CommandHelp[] = [
+  {
+    name: 'demo',
+    usage: 'triage demo [--json]',
+    summary: 'Diagnoses a real broken service on this machine end to end, through the queue; needs no config and no tokens.',
+    details: ['Starts a local API that crashes on a missing module behind a proxy that returns 502, runs the 502 runbook on it, prints the cause and fix, and cleans everything up.'],
+    flags: [{ flag: 'json', help: 'print the result object (as `run --json` does) instead of the human summary' }],
+    examples: ['npx triage demo'],
+  },
+  {
+    name: 'run',
+    usage: 'triage run <runbook> <target> [--host NAME] [--config FILE] [--json] [--dry-run] [--no-worker] [--param k=v ...]',
+    summary: 'Runs a runbook on a target\'s hosts through the queue and prints each step, then the cause, evidence and fix.',
+    details: ['<runbook> is a runbook name or alias (e.g. 502, bad-gateway); <target> is a name under `targets:` in the config.', ...RUN_EXITS],
+    flags: [
+      { flag: 'host', value: 'NAME', default: 'all hosts of the target', help: 'run on this one host of the target only' },
+      CONFIG,
+      { flag: 'json', help: 'print only the result object on stdout (complete through any pipe)' },
+      { flag: 'dry-run', help: 'print the exact commands per host and run nothing' },
+      { flag: 'no-worker', help: 'only submit; external `triage worker`s do the work' },
+      { flag: 'param', short: 'p', value: 'k=v', multiple: true, help: 'a runbook parameter; secret params take env:NAME or file:PATH' },
+      { flag: 'wait', value: 'DURATION', default: 'sum of the step timeouts + 2m', help: 'how long to wait for the result, e.g. 90s or 10m' },
+      RUNBOOKS,
+    ],
+    examples: ['npx triage run 502 wushipay --dry-run', 'npx triage run 502 wushipay --json | jq .cause'],
+  },
+  {
+    name: 'worker',
+    usage: 'triage worker [--concurrency N] [--per-host N] [--zone Z ...] [--config FILE] [--grace 30s]',
+    summary: 'A long-running queue worker that runs steps on the hosts of its zones; start more (same Redis) to scale out.',
+    details: ['SIGTERM or Ctrl-C finishes in-flight work (up to --grace), then hands the rest back to other workers.'],
+    flags: [
+      { flag: 'concurrency', value: 'N', default: '8', help: 'host jobs this worker runs at once (1-256)' },
+      { flag: 'per-host', value: 'N', default: '2', help: 'host jobs on one host at once, across all workers (1-64)' },
+      { flag: 'zone', value: 'Z', multiple: true, default: 'every zone in the config', help: 'serve only hosts of this zone' },
+      CONFIG,
+      { flag: 'grace', value: 'Ns', default: '30s', help: 'how long a stop waits for in-flight work' },
+      RUNBOOKS,
+    ],
+    examples: ['npx triage worker --zone default --concurrency 8'],
+  },
+  {
+    name: 'bot',
+    usage: 'triage bot [--config FILE] [--console] [--no-worker] [--runbooks DIR]',
+    summary: 'The chat bot: serves Telegram and/or Slack as configured under `chat:`, with an embedded worker.',
+    flags: [
+      CONFIG,
+      { flag: 'console', help: 'serve the chat core on this terminal instead (type /diagnose 502 shop)' },
+      { flag: 'no-worker', help: 'do not start an embedded worker; external workers do the work' },
+      RUNBOOKS,
+    ],
+    examples: ['npx triage bot', 'npx triage bot --console'],
+  },
+  {
+    name: 'status',
+    usage: 'triage status [runId] [--json] [--config FILE]',
+    summary: 'Shows a run\'s state and verdict, or the recent runs when no run id is given.',
+    flags: [JSON_OUT, CONFIG],
+    examples: ['npx triage status', 'npx triage status r_mwt1a8nx65f70a95 --json'],
+  },
+  {
+    name: 'audit',
+    usage: 'triage audit [--count N] [--since TIME] [--json] [--config FILE]',
+    summary: 'Prints the audit log: who asked for what, from which chat, with what outcome (refusals included).',
+    flags: [
+      { flag: 'count', value: 'N', default: '50', help: 'entries to show (1-10000), newest last' },
+      { flag: 'since', value: 'TIME', help: 'only entries at or after this ISO time, e.g. 2026-01-01T00:00:00Z' },
+      JSON_OUT,
+      CONFIG,
+    ],
+    examples: ['npx triage audit --count 20'],
+  },
+  {
+    name: 'lint',
+    usage: 'triage lint [FILES...] [--config FILE] [--builtin-only] [--schema-only]',
+    summary: 'Checks config and runbooks; every problem names the file, the path inside it and the fix. Exit 0 clean, 2 problems.',
+    details: ['With no FILES: the config (as `run` finds it) and every runbook directory. A file with `hosts:` or `targets:` at the top is read as config, anything else as a runbook.'],
+    flags: [
+      CONFIG,
+      { flag: 'builtin-only', help: 'check only the built-in runbooks' },
+      { flag: 'schema-only', help: 'check config files against the schema only (key files and known_hosts need not exist here)' },
+    ],
+    examples: ['npx triage lint', 'npx triage lint --schema-only examples/triage.yaml'],
+  },
+  {
+    name: 'schema',
+    usage: 'triage schema',
+    summary: 'Prints the JSON Schema of runbook files, for editors.',
+    flags: [],
+    examples: ['npx triage schema > runbook.schema.json'],
+  },
+];
+
+/** The table entry for `name`, if it is a command. */
+export function commandHelp(name: string): CommandHelp | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+/** `triage --help`. */
+export function overviewText(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'usage: triage <command> [flags]',
+    '',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${firstSentence(c.summary)}`),
+    '',
+    'Every command answers --help, e.g. `triage run --help`.',
+    'Example: npx triage demo',
+  ].join('\n');
+}
+
+/** `triage <command> --help`: usage, every flag with its default, an example. */
+export function commandText(c: CommandHelp): string {
+  const lines = [`usage: ${c.usage}`, '', c.summary, ...(c.details ?? [])];
+  lines.push('', 'flags:');
+  const rows = [...c.flags, { flag: 'help', short: 'h', default: '', help: 'show this help' } as FlagHelp].map((f) => [flagLabel(f), flagDescription(f)] as const);
+  const width = Math.max(...rows.map(([l]) => l.length));
+  for (const [l, d] of rows) lines.push(`  ${l.padEnd(width)}  ${d}`);
+  lines.push('', c.examples.length > 1 ? 'examples:' : 'example:', ...c.examples.map((e) => `  ${e}`));
+  return lines.join('\n');
+}
+
+/** `--param, -p k=v` */
+export function flagLabel(f: FlagHelp): string {
+  return `--${f.flag}${f.short ? `, -${f.short}` : ''}${f.value ? ` ${f.value}` : ''}`;
+}
+
+/** The help text plus `(default: …; repeatable)`; a switch without a stated default is off. An empty `default` shows none. */
+export function flagDescription(f: FlagHelp): string {
+  const shown = f.default ?? (f.value ? '' : 'off');
+  const extra = [shown ? `default: ${shown}` : '', f.multiple ? 'repeatable' : ''].filter(Boolean);
+  return extra.length ? `${f.help} (${extra.join('; ')})` : f.help;
+}
+
+function firstSentence(s: string): string {
+  const i = s.indexOf('. ');
+  return i < 0 ? s.replace(/\.$/, '') : s.slice(0, i);
+}
+
+/** The usage line of a command, for error fixes. */
+export function usageOf(name: string): string {
+  return commandHelp(name)?.usage ?? `triage ${name}`;
+}
