@@ -8,6 +8,7 @@ import type { CliIO } from './cli/io.ts';
 import { commandHelp, commandText, overviewText } from './cli/help.ts';
 import { exitCodeFor, isTriageError, TriageError } from './errors.ts';
 import { escapeLine, escapeText } from './escape.ts';
+import { escapeLine, escapeText } from './escape.ts';
 import { redact } from './redact.ts';
 
 export type { CliIO } from './cli/io.ts';

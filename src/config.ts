@@ -14,7 +14,6 @@
  * chat bot can load the same file without the SSH keys being present.
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
@@ -22,6 +21,7 @@ import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node,
 import { z } from 'zod';
 import { knownHostsLineMatches } from './executors/host-key.ts';
 import { TriageError, TriageErrors } from './errors.ts';
+import { readTextFile, yamlToJS } from './text-file.ts';
 import type { HostSpec } from './executors/executor.ts';
 
 // ---------------------------------------------------------------------------
@@ -87,15 +87,40 @@ const LocalPath = z
   .refine(noBadChars, say('paths may not contain newlines or NUL', 'write the path on one line'));
 
 const httpUrl = (what: string, example: string) =>
-  z.string().refine((s) => {
-    if (/\s/.test(s)) return false;
+  z
+    .string()
+    .refine((s) => {
+      if (/\s/.test(s)) return false;
+      try {
+        const u = new URL(s);
+        return u.protocol === 'http:' || u.protocol === 'https:';
+      } catch {
+        return false;
+      }
+    }, say(`${what} must be an http:// or https:// URL`, `write it like ${example}`))
+    .superRefine(noUrlCredentials(`remove it from the URL: Triage sends no credentials in URLs (secrets go in env:NAME or file:PATH fields), e.g. ${example}`));
+
+/** Query parameters that carry a secret: `?password=`, `?token=`, ... (ioredis reads `?password=` as the password). */
+const SECRET_QUERY_RE = /^(password|passwd|pass|pwd|secret|token|access_token|auth|auth_token|api_?key)$/i;
+
+/**
+ * Refuses a URL that carries credentials — `user:password@`, a bare `token@`,
+ * or a secret query parameter — like any other inline secret. The value is
+ * never echoed; the message says only what kind of credential it is.
+ */
+function noUrlCredentials(fix: string) {
+  return (s: string, ctx: z.RefinementCtx) => {
+    let u: URL;
     try {
-      const u = new URL(s);
-      return u.protocol === 'http:' || u.protocol === 'https:';
+      u = new URL(s);
     } catch {
-      return false;
+      return;
     }
-  }, say(`${what} must be an http:// or https:// URL`, `write it like ${example}`));
+    const secretKey = [...u.searchParams.keys()].find((k) => SECRET_QUERY_RE.test(k));
+    const kind = u.password ? 'a password (user:password@)' : u.username ? 'a user name or token (…@ before the host)' : secretKey ? `a ${secretKey}= query parameter` : undefined;
+    if (kind) ctx.addIssue({ code: 'custom', message: say(`the URL carries ${kind}: secrets may not be written inline`, fix) });
+  };
+}
 
 /**
  * A secret: `env:NAME` (read from the environment) or `file:PATH` (read from a
@@ -582,6 +607,11 @@ export const ConfigSchema = z
           return false;
         }
       }, say('not a Redis URL', 'write redis://HOST:6379 (or rediss:// for TLS)'))
+      .superRefine(
+        noUrlCredentials(
+          'remove redis: from the config and set the whole URL in the environment of the Triage process instead: REDIS_URL=redis://:PASSWORD@HOST:6379 (e.g. in an EnvironmentFile=)',
+        ),
+      )
       .optional()
       .describe("Redis for the queue, the run store and the audit log (`redis://` or `rediss://`). Default: `$REDIS_URL`, else `redis://127.0.0.1:6379`."),
     hosts: z.record(HostName, HostSchema).describe("The machines runbooks run on, by name (letters, digits, `.` `_` `-`)."),
@@ -689,8 +719,10 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<LoadedCo
   const file = resolvePath(cwd, opts.file || fromEnv || 'triage.yaml');
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // Size and encoding are checked before the whole file is read or parsed (see text-file.ts).
+    text = readTextFile(file, { code: 'CONFIG_INVALID', what: 'config file' });
   } catch (err) {
+    if (err instanceof TriageError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') {
       if (source === 'default' && opts.requireFile === false) {
@@ -733,12 +765,7 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
       }),
     );
   }
-  let raw: unknown;
-  try {
-    raw = doc.toJS({ maxAliasCount: 100 });
-  } catch (err) {
-    throw new TriageError('CONFIG_YAML', `YAML could not be read: ${(err as Error).message}`, { file, fix: 'remove deeply nested aliases (*name) from the file', cause: err });
-  }
+  const raw = yamlToJS(doc, file, 'CONFIG_YAML');
   if (raw === null || raw === undefined) {
     throw new TriageErrors([
       new TriageError('CONFIG_INVALID', 'the config file is empty', { file, fix: 'add at least hosts: and targets: (see examples/triage.yaml)' }),

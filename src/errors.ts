@@ -6,6 +6,7 @@
  * Exit codes of `triage run` follow from the code's `kind`:
  * `input` → 2 (bad input or config, nothing ran), `runtime` → 3 (could not run).
  */
+import { escapeLine } from './escape.ts';
 
 /** Stable error codes. Never rename one: scripts and chat searches rely on them. */
 export const ErrorCodes = {
@@ -74,10 +75,10 @@ export class TriageError extends Error {
     return ErrorCodes[this.code];
   }
 
-  /** One short line for terminals and chat: `file: path: message (fix)`. */
+  /** One short line for terminals and chat: `file: path: message (fix)`; a newline or control character from input shows escaped (`\n`, `\x1b`). */
   toLine(): string {
     const where = [this.file, this.path].filter(Boolean).join(': ');
-    return `${where ? `${where}: ` : ''}${this.message}${this.fix ? ` — ${this.fix}` : ''}`;
+    return escapeLine(`${where ? `${where}: ` : ''}${this.message}${this.fix ? ` — ${this.fix}` : ''}`);
   }
 }
 

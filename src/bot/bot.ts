@@ -16,6 +16,7 @@ import { TriageError } from '../errors.ts';
 import { RunQueue } from '../queue/producer.ts';
 import type { RedisHandle } from '../queue/redis.ts';
 import { startWorker, type TriageWorker, type WorkerOptions } from '../queue/worker.ts';
+import { escapeText } from '../escape.ts';
 import { redact, registerSecret } from '../redact.ts';
 import type { RunbookLibrary } from '../runbooks/loader.ts';
 import type { ChatAdapter } from './adapter.ts';
@@ -78,7 +79,8 @@ export async function startBot(o: StartBotOptions): Promise<RunningBot> {
     });
   }
   const writeLine = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const log = (line: string) => writeLine(redact(line));
+  // Log lines quote chat text and host errors; on a terminal, their control characters show as escapes.
+  const log = (line: string) => writeLine(escapeText(redact(line)));
   const logger = { warn: (...a: unknown[]) => log(format(...a)), error: (...a: unknown[]) => log(format(...a)) };
   const secret = (ref: string, path: string): string => {
     const value = resolveSecret(ref, env, path, o.loaded.file || undefined);

@@ -17,6 +17,7 @@ import { isTriageError, type TriageError, TriageErrors } from '../errors.ts';
 import type { RunEvent } from '../queue/jobs.ts';
 import type { RunQueue } from '../queue/producer.ts';
 import type { RunRecord } from '../queue/store.ts';
+import { escapeText } from '../escape.ts';
 import { redact } from '../redact.ts';
 import type { RunbookLibrary } from '../runbooks/loader.ts';
 import { prepareRun } from '../runbooks/prepare.ts';
@@ -87,7 +88,7 @@ export class ChatCore {
   constructor(private readonly o: ChatCoreOptions) {
     this.access = new AccessPolicy(o.loaded, { consoleRole: o.consoleRole });
     const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-    this.log = (line) => log(redact(line));
+    this.log = (line) => log(escapeText(redact(line)));
     const notSetUp = async (ctx: Context): Promise<Outcome> => {
       ctx.reply(ONCALL_NOT_SET_UP);
       return { detail: 'on-call not set up' };

@@ -19,6 +19,7 @@
  * of day (chat shows when a message was edited).
  */
 import type { RunState } from '../queue/jobs.ts';
+import { escapeText } from '../escape.ts';
 import { redact } from '../redact.ts';
 import type { Finding, RunResult, StepResult, StepStatus } from '../runbooks/result.ts';
 import type { ChatButton, ChatFile, ChatMessage } from './adapter.ts';
@@ -321,7 +322,8 @@ export function renderHostDetails(host: string, steps: StepResult[], o: HostDeta
   const filename = `${o.runId ? `${o.runId}-` : ''}${host.replace(/[^A-Za-z0-9._-]/g, '_')}.txt`;
   const content = [title, '', ...stepLines, '', ...steps.filter((s) => s.output || s.reason).map((s) => outputBlock(s))].join('\n');
   const lines = fitLines(title, [{ lines: stepLines, priority: 1, more: (n) => `… ${n} more steps (in the file)` }, { lines: [`full output attached: ${filename}`], priority: Infinity }], max);
-  return { message: { title, lines, summary: title }, file: { filename, content: `${content}\n`, title: `${host}: full output` } };
+  // The file is read in the chat client too: control characters from the host show as escapes, newlines stay.
+  return { message: { title, lines, summary: title }, file: { filename, content: escapeText(`${content}\n`), title: `${host}: full output` } };
 }
 
 function stepLine(s: StepResult): string {

@@ -4,13 +4,14 @@
  * the expression/template checks is refused with every problem listed
  * (file, path, line, fix) — nothing half-valid is ever run.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LineCounter, parseDocument } from 'yaml';
+import { isScalar, LineCounter, parseDocument } from 'yaml';
 import type { ZodError } from 'zod';
 import { clip } from '../text.ts';
 import { TriageError, TriageErrors } from '../errors.ts';
+import { readTextFile, yamlToJS } from '../text-file.ts';
 import { compileExpr } from './expr.ts';
 import { type Runbook, RunbookSchema } from './schema.ts';
 import { templateExprs } from './template.ts';
@@ -29,8 +30,10 @@ export interface LoadedRunbook {
 export function loadRunbookFile(file: string, builtin = false): LoadedRunbook {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    // The same caps as the config: size before reading, UTF-8 required (text-file.ts).
+    text = readTextFile(file, { code: 'RUNBOOK_INVALID', what: 'runbook' });
   } catch (e) {
+    if (e instanceof TriageError) throw e;
     throw new TriageError('RUNBOOK_INVALID', `cannot read runbook: ${(e as Error).message}`, { file });
   }
   return parseRunbook(text, file, builtin);
@@ -55,7 +58,10 @@ export function parseRunbook(text: string, file: string, builtin = false): Loade
     const node = doc.getIn(path, true) as { range?: [number, number] } | undefined;
     return node?.range ? lc.linePos(node.range[0]).line : undefined;
   };
-  const parsed = RunbookSchema.safeParse(doc.toJS());
+  if (doc.contents === null || (isScalar(doc.contents) && (doc.contents.value === null || doc.contents.value === ''))) {
+    throw new TriageErrors([new TriageError('RUNBOOK_INVALID', 'the file is empty', { file, fix: 'a runbook needs at least name:, description: and steps: (see `triage schema`)' })]);
+  }
+  const parsed = RunbookSchema.safeParse(yamlToJS(doc, file, 'RUNBOOK_YAML'));
   if (!parsed.success) throw new TriageErrors(zodProblems(parsed.error, file, line));
   const problems = lintRunbook(parsed.data, file, line);
   if (problems.length) throw new TriageErrors(problems);

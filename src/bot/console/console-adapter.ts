@@ -9,6 +9,7 @@
  * history or scrolling.
  */
 import { createInterface, type Interface } from 'node:readline';
+import { escapeText } from '../../escape.ts';
 import type { ChatAdapter, ChatFile, ChatMessage, IncomingCommand, MessageRef } from '../adapter.ts';
 import { renderPlainText } from './plain-text.ts';
 
@@ -80,6 +81,7 @@ export class ConsoleAdapter implements ChatAdapter {
   }
 
   private write(s: string): void {
-    this.output.write(`${s}\n`);
+    // A terminal: file contents and error text pass the same escape as everything else printed.
+    this.output.write(`${escapeText(s)}\n`);
   }
 }

@@ -5,14 +5,15 @@
  *
  * Deliberately left out: colour and width handling.
  */
+import { escapeLine, escapeText } from '../../escape.ts';
 import type { ChatMessage } from '../adapter.ts';
 
-/** The message as plain text, one item per line. */
+/** The message as plain text, one item per line; control characters from input or a host show as escapes (escape.ts). */
 export function renderPlainText(msg: ChatMessage): string {
   const out: string[] = [];
-  if (msg.title) out.push(msg.title);
-  out.push(...msg.lines);
-  if (msg.code) out.push(...msg.code.split('\n').map((l) => `    ${l}`));
-  if (msg.buttons?.length) out.push(msg.buttons.map((b) => `[${b.label}: ${b.command}]`).join(' '));
+  if (msg.title) out.push(escapeLine(msg.title));
+  out.push(...msg.lines.map(escapeLine));
+  if (msg.code) out.push(...escapeText(msg.code).split('\n').map((l) => `    ${l}`));
+  if (msg.buttons?.length) out.push(msg.buttons.map((b) => escapeLine(`[${b.label}: ${b.command}]`)).join(' '));
   return out.join('\n');
 }

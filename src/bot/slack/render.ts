@@ -1,6 +1,7 @@
 /**
  * ChatMessage → Slack Block Kit: `mrkdwn` sections (escaped for `&`, `<`,
- * `>`), a bold title, code in ``` fences, an actions block of buttons whose
+ * `>`, and control characters as in escape.ts), a bold title, code in ```
+ * fences, an actions block of buttons whose
  * `value` is the command, and a `text` fallback for notifications.
  *
  * Slack's limits are kept here, not left to the API to refuse: a section's
@@ -10,6 +11,7 @@
  *
  * Deliberately left out: rich text blocks, attachments and images.
  */
+import { escapeLine, escapeText } from '../../escape.ts';
 import type { ChatButton, ChatMessage } from '../adapter.ts';
 
 /** Most characters in one section's text. */
@@ -94,17 +96,19 @@ function buttonBlock(buttons: ChatButton[], offset: number): SlackBlock {
     elements: buttons.map((b, i) => ({
       type: 'button' as const,
       action_id: `${SLACK_ACTION_PREFIX}${offset + i}`,
-      text: { type: 'plain_text' as const, text: b.label.length > MAX_BUTTON_TEXT ? `${b.label.slice(0, MAX_BUTTON_TEXT - 1)}…` : b.label || '…', emoji: true },
+      text: { type: 'plain_text' as const, text: buttonText(escapeLine(b.label)), emoji: true },
       value: b.command.slice(0, MAX_BUTTON_VALUE),
       ...(b.style ? { style: b.style } : {}),
     })),
   };
 }
 
-/** The notification text: `summary`, else title and first line. */
+const buttonText = (label: string) => (label.length > MAX_BUTTON_TEXT ? `${label.slice(0, MAX_BUTTON_TEXT - 1)}…` : label || '…');
+
+/** The notification text: `summary`, else title and first line (one line, control characters escaped). */
 export function fallbackText(msg: ChatMessage): string {
   const raw = msg.summary ?? [msg.title, msg.lines[0]].filter((s) => s !== undefined && s !== '').join(' — ');
-  const text = escapeMrkdwn(raw || msg.code?.split('\n')[0] || '…');
+  const text = escapeMrkdwn(escapeLine(raw || msg.code?.split('\n')[0] || '…'));
   return text.length > MAX_FALLBACK ? `${text.slice(0, MAX_FALLBACK - 1)}…` : text;
 }
 
@@ -113,10 +117,11 @@ export function renderSlack(msg: ChatMessage, maxSection = SLACK_MAX_SECTION): S
   const sections: string[] = [];
   if (msg.title?.trim()) {
     // The title stays on one line and bold; a title longer than a section is cut.
-    const [first] = escapeAndSplit(msg.title.replace(/\s+/g, ' ').trim(), maxSection - 2);
+    const [first] = escapeAndSplit(escapeLine(msg.title.replace(/\s+/g, ' ').trim()), maxSection - 2);
     sections.push(`*${first.trim()}*`);
   }
-  const body = escapeAndSplit(msg.lines.join('\n'), maxSection);
+  // Control characters and bidi controls from input or a host show as escapes; each line stays one line.
+  const body = escapeAndSplit(msg.lines.map(escapeLine).join('\n'), maxSection);
   // Title and the first lines share a section when they fit.
   if (sections.length > 0 && body.length > 0 && sections[0].length + 1 + body[0].length <= maxSection) {
     sections[0] = `${sections[0]}\n${body.shift()}`;
@@ -124,7 +129,7 @@ export function renderSlack(msg: ChatMessage, maxSection = SLACK_MAX_SECTION): S
   sections.push(...body);
   if (msg.code !== undefined && msg.code !== '') {
     const fence = '```\n';
-    for (const piece of escapeAndSplit(defuseFences(msg.code), maxSection - 2 * fence.length)) sections.push(`${fence}${piece}\n\`\`\``);
+    for (const piece of escapeAndSplit(defuseFences(escapeText(msg.code)), maxSection - 2 * fence.length)) sections.push(`${fence}${piece}\n\`\`\``);
   }
 
   if (sections.length === 0) sections.push(fallbackText(msg));

@@ -1,7 +1,8 @@
 /**
  * ChatMessage → Telegram: HTML `parse_mode` text and an inline keyboard.
  *
- * Every field is escaped (`&`, `<`, `>`), the title is bold and `code` goes
+ * Every field is escaped (`&`, `<`, `>`, and control characters as in
+ * escape.ts), the title is bold and `code` goes
  * in a `<pre>` block. Telegram counts its 4096-character limit after entity
  * parsing, so lengths are measured on the plain text and a message that would
  * not fit is cut (code first, then lines) with a line saying so — never in
@@ -11,6 +12,7 @@
  * ordinary command output) and button styles (not in the Bot API we target).
  */
 import type { InlineKeyboardButton, InlineKeyboardMarkup } from 'telegraf/types';
+import { escapeLine, escapeText } from '../../escape.ts';
 import type { ChatButton, ChatMessage } from '../adapter.ts';
 
 /** Telegram's limit for a message text, counted after entity parsing. */
@@ -52,9 +54,10 @@ export const TELEGRAM_TRUNCATION_NOTE = `… (truncated to fit Telegram's ${TELE
 
 /** Renders a message; `max` defaults to Telegram's 4096. */
 export function renderTelegram(msg: ChatMessage, max = TELEGRAM_MAX_TEXT): TelegramRendered {
-  const title = msg.title ?? '';
-  let lines = msg.lines.join('\n');
-  let code = msg.code ?? '';
+  // Control characters and bidi controls from input or a host show as escapes; the title and each line stay one line.
+  const title = escapeLine(msg.title ?? '');
+  let lines = msg.lines.map(escapeLine).join('\n');
+  let code = escapeText(msg.code ?? '');
   // The plain text is `title \n lines \n code`, empty parts and their newline left out.
   const plainLength = () => [title, lines, code].filter((p) => p !== '').join('\n').length;
   const total = plainLength();
@@ -101,7 +104,7 @@ function keyboard(buttons: ChatButton[]): { markup?: InlineKeyboardMarkup; dropp
       dropped.push(b);
       continue;
     }
-    ok.push({ text: b.label, callback_data: b.command });
+    ok.push({ text: escapeLine(b.label), callback_data: b.command });
   }
   if (ok.length === 0) return { dropped };
   const rows: InlineKeyboardButton[][] = [];
@@ -112,5 +115,5 @@ function keyboard(buttons: ChatButton[]): { markup?: InlineKeyboardMarkup; dropp
 /** A document caption: the file's title, escaped and cut to 1024 characters. */
 export function renderCaption(title: string | undefined): string | undefined {
   if (!title) return undefined;
-  return escapeHtml(cutSafely(title, TELEGRAM_MAX_CAPTION));
+  return escapeHtml(cutSafely(escapeLine(title), TELEGRAM_MAX_CAPTION));
 }
