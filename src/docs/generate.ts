@@ -7,7 +7,7 @@
  *   <!-- end generated:config-keys -->
  *
  * so the prose around a table stays hand-written while the table itself comes
- * from the code (the config schema, the CLI command table). `npm run docs`
+ * from the code (the config schema, the CLI command table, the probe headers). `npm run docs`
  * rewrites the blocks; test/docs/generated.test.ts fails when a committed file
  * is not what this module would write.
  *
@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { TriageError } from '../errors.ts';
 import { cliReferenceMarkdown } from './cli-reference.ts';
 import { configReferenceMarkdown } from './config-reference.ts';
+import { probeReferenceMarkdown } from './probe-reference.ts';
 
 /** The repository root. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -36,6 +37,7 @@ export interface GeneratedBlock {
 export const BLOCKS: readonly GeneratedBlock[] = [
   { file: 'docs/config.md', name: 'config-keys', render: () => configReferenceMarkdown() },
   { file: 'docs/cli.md', name: 'cli-commands', render: () => cliReferenceMarkdown() },
+  { file: 'docs/runbooks.md', name: 'probes', render: () => probeReferenceMarkdown() },
 ];
 
 /** The command that regenerates every block. */

@@ -9,7 +9,7 @@ import { REGENERATE, renderDocs, replaceBlock } from '../../src/docs/generate.ts
 
 describe('generated docs', () => {
   for (const { file, current, expected } of renderDocs()) {
-    it(`${file} is current (run \`${REGENERATE}\` after changing the config schema or src/cli/help.ts)`, () => {
+    it(`${file} is current (regenerate with \`${REGENERATE}\`)`, () => {
       expect(current === expected, `${file} is out of date: run \`${REGENERATE}\` and commit the result`).toBe(true);
     });
   }
