@@ -22,7 +22,8 @@ import {
   type StepStatus,
 } from './result.ts';
 import type { Capture, FindingRule, Runbook, Severity, Step } from './schema.ts';
-import { blankTemplate, MissingValueError, renderCommand, renderText } from './template.ts';
+import { stepCommand } from './probes.ts';
+import { blankTemplate, MissingValueError, renderText } from './template.ts';
 
 /** The target's config facts as runbooks see them (`target.*`). */
 export type TargetFacts = { name: string } & Record<string, unknown>;
@@ -96,7 +97,7 @@ async function runStep(o: HostRunOptions, step: Step, ctx: Record<string, unknow
   if (step.when && !truthy(evaluateExpr(step.when, ctx))) return skipped(step, `condition not met: ${step.when}`);
   let command: string;
   try {
-    command = renderCommand(step.run, ctx);
+    command = stepCommand(step, ctx);
   } catch (e) {
     if (e instanceof MissingValueError) return skipped(step, e.message);
     throw e;

@@ -1,8 +1,8 @@
 /**
  * Finds, parses and checks runbooks: the built-ins shipped in `builtin/` and
  * any directories the user adds. A runbook that does not pass the schema and
- * the expression/template checks is refused with every problem listed
- * (file, path, line, fix) — nothing half-valid is ever run.
+ * the name checks (`lint.ts`) is refused with every problem listed (file,
+ * path, line, fix) — nothing half-valid is ever run.
  */
 import { readdirSync } from 'node:fs';
 import { extname, join } from 'node:path';
@@ -12,9 +12,10 @@ import type { ZodError } from 'zod';
 import { clip } from '../text.ts';
 import { TriageError, TriageErrors } from '../errors.ts';
 import { readTextFile, yamlToJS } from '../text-file.ts';
-import { compileExpr } from './expr.ts';
+import { lintRunbook } from './lint.ts';
 import { type Runbook, RunbookSchema } from './schema.ts';
-import { templateExprs } from './template.ts';
+
+export { lintRunbook } from './lint.ts';
 
 /** Where the built-in runbooks live. */
 export const BUILTIN_DIR = fileURLToPath(new URL('./builtin/', import.meta.url));
@@ -63,7 +64,7 @@ export function parseRunbook(text: string, file: string, builtin = false): Loade
   }
   const parsed = RunbookSchema.safeParse(yamlToJS(doc, file, 'RUNBOOK_YAML'));
   if (!parsed.success) throw new TriageErrors(zodProblems(parsed.error, file, line));
-  const problems = lintRunbook(parsed.data, file, line);
+  const problems = lintRunbook(parsed.data, file, line, { builtin });
   if (problems.length) throw new TriageErrors(problems);
   return { runbook: parsed.data, file, builtin };
 }
@@ -78,79 +79,11 @@ function zodProblems(err: ZodError, file: string, line: (p: (string | number)[])
     if (i.code === 'unrecognized_keys') {
       message = `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${k}'`).join(', ')}`;
       fix = 'remove it or check the spelling (see `triage schema` for the format)';
-    } else if (i.code === 'invalid_type') {
+    } else if (i.code === 'invalid_type' && message.startsWith('Invalid input')) {
       fix = `expected ${i.expected}`;
     }
     return new TriageError('RUNBOOK_INVALID', `${at ? `line ${at}: ` : ''}${message}`, { file, path: path.join('.') || undefined, fix });
   });
-}
-
-/** Checks what the schema cannot: expressions compile, and commands only use config facts, params and numeric captures. */
-export function lintRunbook(rb: Runbook, file: string, line: (p: (string | number)[]) => number | undefined = () => undefined): TriageError[] {
-  const out: TriageError[] = [];
-  const at = (path: (string | number)[]) => {
-    const l = line(path);
-    return l ? `line ${l}: ` : '';
-  };
-  const check = (src: string | undefined, path: (string | number)[]) => {
-    if (!src) return;
-    try {
-      compileExpr(src);
-    } catch (e) {
-      out.push(new TriageError('RUNBOOK_INVALID', `${at(path)}${(e as Error).message}`, { file, path: path.join('.'), fix: 'fix the expression' }));
-    }
-  };
-  const checkText = (tpl: string, path: (string | number)[]) => {
-    for (const expr of templateExprs(tpl)) check(expr, path);
-  };
-  const stepIds = rb.steps.map((s) => s.id);
-  rb.steps.forEach((step, i) => {
-    const base = ['steps', i];
-    check(step.when, [...base, 'when']);
-    for (const k of ['fail', 'warn', 'pass'] as const) check(step.status[k], [...base, 'status', k]);
-    checkText(step.title, [...base, 'title']);
-    if (step.finding) {
-      check(step.finding.when, [...base, 'finding', 'when']);
-      for (const t of [step.finding.title, step.finding.fix, ...step.finding.evidence]) checkText(t, [...base, 'finding']);
-    }
-    const earlier = new Set(stepIds.slice(0, i));
-    for (const expr of templateExprs(step.run)) {
-      let paths: string[];
-      try {
-        paths = compileExpr(expr).paths;
-      } catch (e) {
-        out.push(new TriageError('RUNBOOK_INVALID', `${at([...base, 'run'])}${(e as Error).message}`, { file, path: [...base, 'run'].join('.') }));
-        continue;
-      }
-      for (const p of paths) {
-        const [root, cap] = p.split('.');
-        if (root === 'target' || root === 'host' || root === 'params') continue;
-        const prior = rb.steps.find((s) => s.id === root);
-        const numeric = prior && earlier.has(root!) && cap && ['number', 'numbers', 'count'].includes(prior.capture[cap]?.type ?? '');
-        if (!numeric) {
-          out.push(
-            new TriageError('RUNBOOK_INVALID', `${at([...base, 'run'])}command uses "${p}"`, {
-              file,
-              path: [...base, 'run'].join('.'),
-              fix: 'commands may only use target.*, host.*, params.* and numeric captures of earlier steps',
-            }),
-          );
-        }
-      }
-      for (const p of paths) {
-        if (p.startsWith('params.') && !rb.params.some((x) => x.name === p.split('.')[1])) {
-          out.push(new TriageError('RUNBOOK_INVALID', `${at([...base, 'run'])}unknown parameter "${p}"`, { file, path: [...base, 'run'].join('.'), fix: 'declare it under params:' }));
-        }
-      }
-    }
-  });
-  rb.findings.forEach((f, i) => {
-    if (!f.when) out.push(new TriageError('RUNBOOK_INVALID', `${at(['findings', i])}a runbook-level finding needs "when"`, { file, path: `findings.${i}.when` }));
-    check(f.when, ['findings', i, 'when']);
-    for (const t of [f.title, f.fix, ...f.evidence]) checkText(t, ['findings', i]);
-  });
-  checkText(rb.healthy, ['healthy']);
-  return out;
 }
 
 /** All runbooks Triage knows: built-ins plus user directories (a user runbook may replace a built-in of the same name). */

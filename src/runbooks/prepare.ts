@@ -13,7 +13,8 @@ import type { TargetFacts } from './engine.ts';
 import type { RunbookLibrary } from './loader.ts';
 import { type ParamValue, validateParams } from './params.ts';
 import type { Runbook } from './schema.ts';
-import { renderCommand, MissingValueError } from './template.ts';
+import { describeStepCommand } from './probes.ts';
+import { MissingValueError } from './template.ts';
 import { hostContext } from './engine.ts';
 
 /** What someone asked for, as words. */
@@ -79,8 +80,8 @@ export function planCommands(plan: RunPlan): { host: string; steps: { id: string
       host: h.name,
       steps: plan.runbook.steps.map((s) => {
         try {
-          const note = [s.when ? `only if ${s.when}` : '', s.changes ? 'changes the host: needs approval' : ''].filter(Boolean).join('; ');
-          return { id: s.id, title: s.title, command: renderCommand(s.run, ctx), ...(note ? { note } : {}) };
+          const note = [s.when ? `only if ${s.when}${s.skip ? ` (else skipped: ${s.skip})` : ''}` : '', s.changes ? 'changes the host: needs approval' : ''].filter(Boolean).join('; ');
+          return { id: s.id, title: s.title, command: describeStepCommand(s, ctx), ...(note ? { note } : {}) };
         } catch (e) {
           if (e instanceof MissingValueError) return { id: s.id, title: s.title, note: `skipped: ${e.message}` };
           throw e;

@@ -3,10 +3,17 @@
  * engine runs them. `triage schema` prints the JSON Schema generated from
  * here for editors.
  *
- * Templates: `${{ expr }}` inside `run` is replaced by the shell-quoted value
- * of `expr` (lists become several quoted words). Only `target.*`, `host.*`,
- * `params.*` and numeric captures of earlier steps may appear in `run` — never
- * chat text. In `title`, `fix` and `evidence` the value is inserted as text.
+ * Commands: a step names a probe (a POSIX sh script in `builtin/probes/`,
+ * shellchecked and unit-tested on its own) with `args:` and `env:`, or gives
+ * an inline `run:` command. Values reach a probe only as shell-quoted
+ * arguments and environment, never spliced into its code (see
+ * `probes.ts`). `${{ expr }}` in `run`, `args` and `env` becomes the quoted
+ * value; only `target.*`, `host.*`, `params.*` and numeric captures of
+ * earlier steps may appear there — never chat text. In `title`, `summary`,
+ * `fix` and `evidence` the value is inserted as text.
+ *
+ * Durations always carry a unit (`500ms`, `30s`, `2m`): a bare number is an
+ * error, because `30` once meant milliseconds here and seconds in `--param`.
  *
  * Expressions (`when`, `status.*`, finding `when`) see `target`, `host`,
  * `params`, and one object per step id: `<id>.status`, `<id>.exit`,
@@ -17,16 +24,32 @@ import { z } from 'zod';
 const ID = /^[a-z][a-z0-9_]*$/;
 const RESERVED = new Set(['target', 'host', 'params', 'steps', 'true', 'false', 'null', 'in']);
 
-/** `10s`, `500ms`, `2m`, or a number of milliseconds. */
+const DURATION = /^(\d{1,9})(ms|s|m|h)$/;
+const DURATION_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Milliseconds in a duration written with its unit (`500ms`, `30s`, `2m`,
+ * `1h`), or `undefined` when `v` is not one. A bare number is never a
+ * duration: `30` meant 30 ms in a runbook but 30 s in `--param`, so neither
+ * place accepts it.
+ */
+export function parseDuration(v: string): number | undefined {
+  const m = DURATION.exec(v);
+  return m ? Number.parseInt(m[1]!, 10) * DURATION_UNIT_MS[m[2]!]! : undefined;
+}
+
+/** What to say about a duration without a unit, e.g. `30` → "write 30s or 30000ms". */
+export function durationFix(v: unknown): string {
+  const n = typeof v === 'number' || (typeof v === 'string' && /^\d+$/.test(v)) ? Number(v) : undefined;
+  return n !== undefined && Number.isFinite(n) ? `write ${n}s or ${n * 1000}ms (a duration needs its unit: ms, s, m or h)` : 'write a duration with its unit, e.g. 500ms, 30s or 2m';
+}
+
+/** `500ms`, `30s`, `2m`, `1h` → milliseconds. A bare number is refused with {@link durationFix}'s advice. */
 export const DurationSchema = z
-  .union([z.number().int().positive(), z.string().regex(/^\d+(ms|s|m)$/, 'use a duration like 500ms, 10s or 2m')])
-  .transform((v) => {
-    if (typeof v === 'number') return v;
-    const n = Number.parseInt(v, 10);
-    if (v.endsWith('ms')) return n;
-    if (v.endsWith('m')) return n * 60_000;
-    return n * 1000;
-  });
+  .string({ error: (iss) => (typeof iss.input === 'number' ? `${iss.input} has no unit: ${durationFix(iss.input)}` : undefined) })
+  .regex(DURATION, { error: (iss) => `"${String(iss.input)}" is not a duration: ${durationFix(iss.input)}` })
+  .transform((v) => parseDuration(v)!)
+  .meta({ description: 'A duration with its unit: 500ms, 30s, 2m or 1h (a bare number is refused).' });
 
 /** A cause code: kebab-case, e.g. `service-down`. */
 export const CauseCodeSchema = z.string().regex(/^[a-z][a-z0-9-]*$/, 'cause codes are kebab-case, e.g. service-down');
@@ -103,16 +126,44 @@ export const FindingRuleSchema = z
   .strict();
 export type FindingRule = z.infer<typeof FindingRuleSchema>;
 
-/** One command run on each host of the target. */
+const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+/** Probe names: the file `builtin/probes/<name>.sh`. */
+export const PROBE_NAME = /^[a-z][a-z0-9-]*$/;
+
+/**
+ * One check run on each host of the target: either a built-in probe (a
+ * script in `builtin/probes/`, given its inputs as arguments and environment)
+ * or an inline `run` command. Exactly one of `probe` and `run`.
+ */
 export const StepSchema = z
   .object({
     id: Identifier,
+    /**
+     * Plain words, shown even when the step is skipped or a fact is missing;
+     * put values in `summary`. (Built-in runbooks may not use `${{ }}` here.)
+     */
     title: z.string(),
     /** Expression; when false the step is `skipped`. */
     when: z.string().optional(),
-    /** Shell command template (POSIX sh). */
-    run: z.string().min(1),
-    timeout: DurationSchema.default(15_000),
+    /** Shown instead of the expression when `when` is false, in plain words, e.g. "no nginx in the config". */
+    skip: z.string().optional(),
+    /**
+     * A probe from `builtin/probes/` (e.g. `service`). Its script is sent as
+     * it is; values reach it only through `args` and `env`, each shell-quoted.
+     */
+    probe: z.string().regex(PROBE_NAME, 'probe names are lowercase words with dashes, e.g. service or nginx-proxy').optional(),
+    /**
+     * The probe's arguments (`$1`, `$2`, ...): templates, each one word. An
+     * argument that is exactly `${{ list }}` becomes one argument per item;
+     * a null value skips the step.
+     */
+    args: z.array(z.string()).default([]),
+    /** The probe's environment: `NAME: template`, one word each (a list's items joined by newlines). */
+    env: z.record(z.string().regex(ENV_NAME, 'environment names are UPPER_SNAKE_CASE'), z.string()).default({}),
+    /** Inline shell command template (POSIX sh); `${{ expr }}` becomes the shell-quoted value. Prefer a probe. */
+    run: z.string().min(1).optional(),
+    /** Kill the step after this long. Default `15s`. */
+    timeout: DurationSchema.prefault('15s'),
     /** This step changes the host (restart, reload): it waits for an operator's approval in chat. */
     changes: z.boolean().default(false),
     capture: z.record(Identifier, CaptureSchema).default({}),
@@ -132,7 +183,15 @@ export const StepSchema = z
     /** Keep this step's output out of chat and results (it may hold secrets even after redaction). */
     secretOutput: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .superRefine((s, ctx) => {
+    if ((s.probe === undefined) === (s.run === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'a step needs exactly one of probe: (a built-in probe) or run: (a command)' });
+    }
+    if (s.probe === undefined && (s.args.length > 0 || Object.keys(s.env).length > 0)) {
+      ctx.addIssue({ code: 'custom', path: [s.args.length ? 'args' : 'env'], message: 'args: and env: go with probe:; a run: command takes its values from templates in its text' });
+    }
+  });
 export type Step = z.infer<typeof StepSchema>;
 
 /** A runbook: a named list of steps plus the rules that turn their results into findings. */

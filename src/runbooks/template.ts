@@ -1,7 +1,9 @@
 /**
  * `${{ expr }}` templates. In commands every value is shell-quoted (a list
  * becomes several quoted words), so no value can change the command's shape;
- * in text (titles, evidence, fixes) values are inserted as they are.
+ * a probe's `args:`/`env:` are quoted whole, literal text included
+ * ({@link renderWord}); in text (titles, evidence, fixes) values are
+ * inserted as they are.
  */
 import { TriageError } from '../errors.ts';
 import { compileExpr } from './expr.ts';
@@ -35,6 +37,43 @@ export function renderCommand(template: string, ctx: Record<string, unknown>): s
     if (v === null || v === undefined) throw new MissingValueError(expr);
     if (Array.isArray(v)) return v.map((x) => shellQuote(toText(x))).join(' ');
     return shellQuote(toText(v));
+  });
+}
+
+/**
+ * Fills one probe argument or environment value and quotes it as a single
+ * shell word: literal text and values alike, so nothing in a runbook's
+ * `args:`/`env:` is ever read as shell code. A list inside a word is joined
+ * with newlines. Throws {@link MissingValueError} when a value is null.
+ */
+export function renderWord(template: string, ctx: Record<string, unknown>): string {
+  return shellQuote(fillValues(template, ctx));
+}
+
+/**
+ * Fills a probe's `args:` into quoted words. An argument written as exactly
+ * `${{ expr }}` whose value is a list becomes one word per item (none for an
+ * empty list); any other argument is one word ({@link renderWord}).
+ */
+export function renderArgs(templates: readonly string[], ctx: Record<string, unknown>): string[] {
+  return templates.flatMap((tpl) => {
+    const whole = /^\$\{\{([\s\S]*?)\}\}$/.exec(tpl.trim());
+    if (whole && !whole[1]!.includes('}}')) {
+      const expr = whole[1]!.trim();
+      const v = compileExpr(expr).evaluate(ctx);
+      if (v === null || v === undefined) throw new MissingValueError(expr);
+      if (Array.isArray(v)) return v.map((x) => shellQuote(toText(x)));
+    }
+    return [renderWord(tpl, ctx)];
+  });
+}
+
+function fillValues(template: string, ctx: Record<string, unknown>): string {
+  return template.replace(TEMPLATE, (_m, src: string) => {
+    const expr = src.trim();
+    const v = compileExpr(expr).evaluate(ctx);
+    if (v === null || v === undefined) throw new MissingValueError(expr);
+    return Array.isArray(v) ? v.map(toText).join('\n') : toText(v);
   });
 }
 

@@ -1,0 +1,45 @@
+#!/bin/sh
+# env-file — does the app's env file set the variables it needs, and does the
+# running process have them? Prints lengths only, never a value.
+# usage: env-file FILE [NAME...]
+#   FILE  the env file, e.g. /srv/app/.env
+#   NAME  a required variable
+# env: PIDS
+#   PIDS  the app's processes (the first whose /proc/PID/environ is readable is read)
+# prints: env_file=present|missing, env_path=FILE,
+#   var NAME file=set(N chars)|empty|missing|no-file process=set(N chars)|empty|missing|unknown
+#   verdict=required variables are set | verdict=not set: NAME...
+set -u
+f=$1
+shift
+if [ -f "$f" ]; then echo "env_file=present"; else echo "env_file=missing"; fi
+echo "env_path=$f"
+proc=''
+for p in $PIDS; do
+  if [ -r "/proc/$p/environ" ]; then proc=$p; break; fi
+done
+miss=''
+for k in "$@"; do
+  case "$k" in '' | [!A-Za-z_]* | *[!A-Za-z0-9_]*) echo "note=skipped $k: not a variable name"; continue ;; esac
+  re="^[[:space:]]*(export[[:space:]]+)?${k}[[:space:]]*="
+  if [ ! -f "$f" ]; then
+    fs=no-file
+  elif grep -qE "$re" "$f"; then
+    v=$(grep -E "$re" "$f" | tail -n 1 | sed -e 's/^[^=]*=[[:space:]]*//' -e "s/^[\"']//" -e "s/[\"'][[:space:]]*\$//" | tr -d '\r\n' | wc -c)
+    if [ "$v" -gt 0 ]; then fs="set($v chars)"; else fs=empty; fi
+  else
+    fs=missing
+  fi
+  ps_=unknown
+  if [ -n "$proc" ]; then
+    if tr '\0' '\n' <"/proc/$proc/environ" | grep -qE "^$k="; then
+      pv=$(tr '\0' '\n' <"/proc/$proc/environ" | grep -E "^$k=" | head -n 1 | cut -d= -f2- | tr -d '\n' | wc -c)
+      if [ "$pv" -gt 0 ]; then ps_="set($pv chars)"; else ps_=empty; fi
+    else
+      ps_=missing
+    fi
+  fi
+  echo "var $k file=$fs process=$ps_"
+  case "$fs" in set*) ;; *) miss="$miss $k" ;; esac
+done
+if [ -n "$miss" ]; then echo "verdict=not set:$miss"; else echo "verdict=required variables are set"; fi

@@ -1,0 +1,48 @@
+#!/bin/sh
+# nginx-proxy — where nginx sends a location: its proxy_pass and, through an
+# upstream block, the first server behind it.
+# usage: nginx-proxy CONFIG LOCATION [SITE]
+#   CONFIG    the main config file (read through `nginx -T` when SITE is not given)
+#   LOCATION  the location prefix, e.g. /api
+#   SITE      the site file holding that location (read directly when readable)
+# env: (none)
+# prints: proxy_pass=URL, upstream=HOST:PORT (or unix:PATH), upstream_block=NAME,
+#   or "no proxy_pass found for location LOCATION".
+set -u
+conf=$1
+loc=$2
+site=${3:-}
+
+dump() {
+  if [ -n "$site" ] && [ -r "$site" ]; then cat "$site"; else nginx -T -c "$conf" 2>/dev/null; fi
+}
+
+pp=$(dump | awk -v loc="$loc" '
+  { l = $0; sub(/#.*/, "", l) }
+  !inloc && index(l, "location") && (index(l, " " loc " ") || index(l, " " loc "/ ") || index(l, " " loc "{") || index(l, " " loc "/{")) { inloc = 1; depth = 0 }
+  inloc {
+    n = gsub(/\{/, "{", l); m = gsub(/\}/, "}", l); depth += n - m
+    if (match(l, /proxy_pass[ \t]+[^; \t]+/)) { v = substr(l, RSTART, RLENGTH); sub(/proxy_pass[ \t]+/, "", v); print v; exit }
+    if (depth <= 0 && (n + m) > 0) inloc = 0
+  }')
+if [ -z "$pp" ]; then
+  echo "no proxy_pass found for location $loc"
+  exit 0
+fi
+echo "proxy_pass=$pp"
+hostport=$(printf '%s\n' "$pp" | sed -e 's#^[a-z]*://##' -e 's#/.*$##')
+case "$hostport" in
+  unix:* | *:*) echo "upstream=$hostport" ;;
+  *)
+    srv=$({ dump; cat "$conf" 2>/dev/null; nginx -T -c "$conf" 2>/dev/null; } | awk -v n="$hostport" '
+      $1 == "upstream" && ($2 == n || $2 == n "{") { inup = 1; next }
+      inup && $1 == "server" { s = $2; sub(/;$/, "", s); print s; exit }
+      inup && /\}/ { inup = 0 }')
+    if [ -n "$srv" ]; then
+      echo "upstream_block=$hostport"
+      echo "upstream=$srv"
+    else
+      echo "upstream=$hostport:80"
+    fi
+    ;;
+esac
