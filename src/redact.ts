@@ -308,6 +308,13 @@ function learnable(value: string): boolean {
   if (unregistrable(value)) return false;
   if (/^[A-Za-z]+$/.test(value) && value.length < 10) return false;
   if (/^\d+$/.test(value) && value.length < 10) return false;
+  // Versions, dates, times and amounts (`528.0.0-0`, `2024-06-03 10:00`): a misnamed field, not a secret.
+  if (/^[\d\s.,:;+~_/-]+$/.test(value) && (value.match(/\d/g)?.length ?? 0) < 12) return false;
+  if (/^\d{4}-\d\d-\d\d[T ][\d:.]+(?:Z|[+-]\d\d:?\d\d)?$/.test(value)) return false;
+  // Paths (`SSL_KEY=/etc/ssl/private/app.key`) name where a secret is, they are not one.
+  if (/^(?:~|\.{1,2})?\/[\w.@/-]*$/.test(value) && /\/[a-z]{2,}/.test(value)) return false;
+  // Short phrases are more often a misread label than a passphrase (`auth-plugin:amd64 (528.0.0-0`).
+  if (/\s/.test(value) && value.length < 20) return false;
   return !/^[a-z]+(?:[ _-][a-z]+)*$/.test(value) || value.length >= 16;
 }
 
@@ -543,7 +550,7 @@ function redactPairs(text: string, found: Found): string {
 // Guessing: random-looking strings under any name
 
 /** A run of base64/base64url/hex characters (padding only at its end), started only at the start of a run. */
-const RANDOM_RUN = /(?<![A-Za-z0-9+/_=-])[A-Za-z0-9+/_-]{20,}={0,2}(?![A-Za-z0-9+/_=-])/g;
+const RANDOM_RUN = /(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{20,}={0,2}(?![A-Za-z0-9+/_=-])/g;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Public things that look random and help diagnosis: host key fingerprints, SSH public keys, content digests. */
 const PUBLIC_BEFORE = /(?:SHA256:|SHA1:|MD5:|sha256:|sha384:|sha512:|sha1:|md5:|(?:ssh-(?:rsa|dss|ed25519)|ecdsa-sha2-nistp\d+|sk-(?:ssh|ecdsa)[\w@.-]*)[ \t]+)$/;
@@ -610,13 +617,13 @@ function redactRandom(text: string, found: Found, safe: ReadonlySet<string> | un
   RANDOM_RUN.lastIndex = 0;
   return text.replace(RANDOM_RUN, (run: string, at: number) => {
     const before = text.slice(Math.max(0, at - 80), at);
-    if (PUBLIC_BEFORE.test(before)) return run;
+    if (PUBLIC_BEFORE.test(before) || DIGEST_RUN.test(run)) return run;
     if (safe?.size) {
       const name = NAME_BEFORE.exec(before)?.[1];
       if (name && safe.has(name.toLowerCase())) return run;
     }
-    // An absolute path is judged segment by segment: /srv/app/releases/20240603/x keeps its shape.
-    if (run.startsWith('/')) {
+    // A path is judged segment by segment (/srv/app/releases/20240603/x keeps its shape); base64 has slashes too, but rarely a plain word between them.
+    if (run.startsWith('/') || (run.includes('/') && run.split('/').some((seg) => /^[a-z]{3,}$/.test(seg)))) {
       return run.replace(/[^/]+/g, (seg) => {
         if (!looksRandom(seg)) return seg;
         found(seg);

@@ -1,10 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { TriageError, TriageErrors } from '../src/errors.ts';
 import {
   clearRegisteredSecrets,
   describeSecret,
   isSecretName,
+  looksRandom,
+  Redactor,
   redact,
   redactDeep,
+  redactErrorLines,
   registerSecret,
 } from '../src/redact.ts';
 
@@ -328,5 +332,194 @@ describe('large input', () => {
     for (const input of inputs) expect(typeof redact(input)).toBe('string');
     const withSecret = `${logLine.repeat(5000)}DB_PASSWORD=hunter2\n${logLine.repeat(5000)}`;
     expect(redact(withSecret)).not.toContain('hunter2');
+  });
+});
+
+describe('a run scope: a value redacted once is redacted everywhere in the run', () => {
+  it('learns a value from NAME=value and catches it bare, in captures and in later text', () => {
+    const run = new Redactor().scope();
+    const secret = 'Zt9#kq2LmP0w';
+    expect(run.redact(`JWT_SECRET=${secret}\nPORT=8000`)).toBe(`JWT_SECRET=${R}\nPORT=8000`);
+    expect(run.redact(`verify failed with key ${secret}`)).toBe(`verify failed with key ${R}`);
+    expect(run.redactDeep({ jwt: secret, port: '8000' })).toEqual({ jwt: R, port: '8000' });
+    expect(run.redact(`JWT secret is ${secret.length} chars`)).toBe('JWT secret is 12 chars');
+  });
+
+  it('learns from secret keys in data, URL passwords and Bearer tokens', () => {
+    const run = new Redactor().scope();
+    run.redactDeep({ api_token: 'tk-77aa88bb' });
+    run.redact('postgres://app:pw%40home99@db:5432/app');
+    run.redact('Authorization: Bearer QWxhZGRpbjpvcGVu');
+    expect(run.redact('tk-77aa88bb pw@home99 pw%40home99 QWxhZGRpbjpvcGVu')).toBe(`${R} ${R} ${R} ${R}`);
+  });
+
+  it('does not learn short plain words, which would erase unrelated output', () => {
+    const run = new Redactor().scope();
+    expect(run.redact('DB_PASSWORD=missing\nTOKEN=12345')).toBe(`DB_PASSWORD=${R}\nTOKEN=${R}`);
+    expect(run.redact('env_file=missing pid=12345')).toBe('env_file=missing pid=12345');
+  });
+
+  it('sees the values of its parent but keeps its own to itself, and forgets them when cleared', () => {
+    const process = new Redactor();
+    process.register('xoxb-parent-token-1');
+    const a = process.scope();
+    const b = process.scope();
+    a.register('only-in-run-a');
+    expect(a.redact('xoxb-parent-token-1 only-in-run-a')).toBe(`${R} ${R}`);
+    expect(b.redact('only-in-run-a')).toBe('only-in-run-a');
+    expect(process.redact('only-in-run-a')).toBe('only-in-run-a');
+    a.clear();
+    expect(a.redact('only-in-run-a')).toBe('only-in-run-a');
+  });
+
+  it('the process-wide redact() neither learns nor guesses', () => {
+    redact('JWT_SECRET=Zt9kq2LmP0wQ');
+    expect(redact('Zt9kq2LmP0wQ')).toBe('Zt9kq2LmP0wQ');
+    expect(redact('trace_blob=9f2c4e6a8b0d1f3e5a7c9e1b3d5f7a9c')).toBe('trace_blob=9f2c4e6a8b0d1f3e5a7c9e1b3d5f7a9c');
+  });
+});
+
+describe('encoded forms of a registered secret', () => {
+  const secret = 'S3cr3t pw/+ä!';
+  const b64 = Buffer.from(secret).toString('base64');
+  const forms = {
+    base64: b64,
+    'base64 unpadded': b64.replace(/=+$/, ''),
+    base64url: Buffer.from(secret).toString('base64url'),
+    'URL-encoded': encodeURIComponent(secret),
+    'URL-encoded, lower case': encodeURIComponent(secret).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
+    'form-encoded': encodeURIComponent(secret).replace(/%20/g, '+'),
+    hex: Buffer.from(secret).toString('hex'),
+    'HEX': Buffer.from(secret).toString('hex').toUpperCase(),
+  };
+  it.each(Object.entries(forms))('%s', (_name, form) => {
+    const r = new Redactor();
+    r.register(secret);
+    const out = r.redact(`value=${form};`);
+    expect(out).not.toContain(form);
+    expect(out).toContain(R);
+  });
+
+  it('inside a longer base64 string, at every byte alignment (Basic user:secret, JSON blobs)', () => {
+    const r = new Redactor();
+    r.register(secret);
+    for (const prefix of ['', 'u:', 'ab:', 'user:', '{"pw":"']) {
+      const blob = Buffer.from(`${prefix}${secret}","x":1}`).toString('base64');
+      const out = r.redact(`blob ${blob} end`);
+      // Whatever is left of the blob no longer decodes to the secret.
+      for (const word of out.split(/\s+|«redacted»/)) expect(Buffer.from(word, 'base64').toString()).not.toContain(secret);
+      expect(out).toContain(R);
+    }
+  });
+});
+
+describe('credentials after the word that introduces them, in any case', () => {
+  it.each([
+    ['bearer token abcDEF123456ghi', `bearer token ${R}`],
+    ['BEARER abcDEF123456ghi', `BEARER ${R}`],
+    ['sent Bearer Zm9vYmFyYmF6cXV4', `sent Bearer ${R}`],
+    ['basic dXNlcjpwYXNzd29yZA==', `basic ${R}`],
+    ['using token 8f7e6d5c4b3a2', `using token ${R}`],
+    ['invalid api key sk_1234abcd5678', `invalid api key ${R}`],
+    ['API-KEY Qw3rTy9876zz', `API-KEY ${R}`],
+    ['the password is hunter2hunter2', `the password is ${R}`],
+    ['AUTHORIZATION: token ghs_abcdefghij1234', `AUTHORIZATION: token ${R}`],
+    ['x-api-key: 0123abcd4567efgh', `x-api-key: ${R}`],
+  ])('%s', (line, expected) => expect(redact(line)).toBe(expected));
+
+  it.each(['password authentication failed for user "app"', 'Basic authentication required', 'token expired at 10:00', 'the secret file /run/secrets/db_password is empty'])(
+    'keeps prose: %s',
+    (line) => expect(redact(line)).toBe(line),
+  );
+});
+
+describe('AWS secret access keys', () => {
+  it('a 40-character key on the line of its access key id, unnamed', () => {
+    const line = 'AKIAIOSFODNN7EXAMPLE wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY us-east-1';
+    expect(redact(line)).toBe(`${R} ${R} us-east-1`);
+    expect(redact('aws configure set default AKIAIOSFODNN7EXAMPLE,wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY')).not.toContain('wJalrXUtn');
+  });
+
+  it('a run scope also catches one with no id nearby, by its randomness', () => {
+    expect(new Redactor().scope().redact('secret wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY ok')).not.toContain('wJalrXUtn');
+  });
+});
+
+describe('guessing at random-looking strings (run scopes)', () => {
+  const hex64 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+  const b64 = 'q8Zr2LxV0pKw7TnYb3Jc5Hs9Mf1Ga4Ud';
+  it.each([
+    [`trace_blob=${hex64}`, `trace_blob=${R}`],
+    [`trace_blob=${b64}`, `trace_blob=${R}`],
+    [`payload ${b64}== sent`, `payload ${R} sent`],
+    ['k=9f2c4e6a8b0d1f3e5a7c9e1b3d5f7a9c', `k=${R}`],
+    [`{"blob": "${b64}"}`, `{"blob": "${R}"}`],
+    ['upload /tmp/up_q8Zr2LxV0pKw7TnYb3Jc5Hs9/part', `upload /tmp/${R}/part`],
+  ])('redacts %s', (line, expected) => expect(new Redactor().scope().redact(line)).toBe(expected));
+
+  const ordinary = [
+    'request 550e8400-e29b-41d4-a716-446655440000 failed',
+    'deployed 9fceb02d0ae598e95dc970b74767f19372d61af8 to production',
+    'commit 9fceb02',
+    'image sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    'integrity sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg/SpIdNs6c5H0NE8XYXysP+DGNKHfuwvY7kxvUdBeoGlODJ6+SfaPg==',
+    'host key SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU',
+    'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl web1',
+    '127.0.0.1 - - [03/Jun/2024:10:00:01 +0000] "GET /api/v1/orders/20240603T100001Z/items HTTP/1.1" 502 157',
+    '2024-06-03T10:00:01.123456789Z pid=481234 port=8000',
+    'wushipay-api-production-worker-7d9f8c6b5-x2x9z',
+    'location /srv/wushipay/releases/20240603100001/node_modules/.bin/uvicorn',
+    'Python3HTTPServerRequestHandler AbstractAnnotationConfigDispatcherServletInitializer',
+    'ERR_OSSL_EVP_UNSUPPORTED ModuleNotFoundError',
+    'upstream: "http://127.0.0.1:8000/api/payments/callback", host: "pay.example.com"',
+    'https://registry.npmjs.org/@types/node/-/node-20.11.30.tgz',
+    'Jun 03 10:00:01 web1 systemd[1]: wushipay.service: Main process exited, code=exited, status=1/FAILURE',
+    'total 1234567890123 bytes',
+  ];
+  it.each(ordinary)('keeps %s', (line) => expect(new Redactor().scope().redact(line)).toBe(line));
+
+  it('a field the step declares safe keeps its value; secret names and registered values are still redacted', () => {
+    const run = new Redactor().scope();
+    const safe = ['trace_blob', 'blob'];
+    expect(run.redact(`trace_blob=${hex64}`, { safe })).toBe(`trace_blob=${hex64}`);
+    expect(run.redact(`TRACE_BLOB: ${hex64}`, { safe })).toBe(`TRACE_BLOB: ${hex64}`);
+    expect(run.redactDeep({ blob: b64, other: b64 }, { safe })).toEqual({ blob: b64, other: R });
+    expect(run.redact(`api_token=${hex64}`, { safe: ['api_token'] })).toBe(`api_token=${R}`);
+  });
+
+  it('looksRandom on its own', () => {
+    expect(looksRandom(b64)).toBe(true);
+    expect(looksRandom(hex64)).toBe(true);
+    expect(looksRandom('9fceb02d0ae598e95dc970b74767f19372d61af8')).toBe(false);
+    expect(looksRandom('Python3HTTPServerRequestHandler')).toBe(false);
+  });
+});
+
+describe('error messages Triage wrote keep their reason and fix', () => {
+  it('keeps the config path and the message; a value interpolated into it is still redacted', () => {
+    const noKey = new TriageError('CONFIG_INVALID', "cannot read private key /home/ops/.ssh/deploy_key: ENOENT: no such file or directory, open '/home/ops/.ssh/deploy_key'", {
+      file: '/etc/triage.yaml',
+      path: 'hosts.web1.privateKey',
+      fix: 'create a key with `ssh-keygen -t ed25519 -f /home/ops/.ssh/deploy_key`, or fix the path',
+    });
+    expect(redactErrorLines(noKey)).toEqual([noKey.toLine()]);
+    const inline = new TriageError('SECRET_UNRESOLVED', 'secrets may not be written inline (line 12:15)', {
+      file: '/etc/triage.yaml',
+      path: 'chat.slack.botToken',
+      fix: 'put it in an environment variable and write env:NAME (or file:/path)',
+    });
+    expect(redactErrorLines(inline)).toEqual([inline.toLine()]);
+    const missing = new TriageError('CONFIG_INVALID', "missing required key 'signingSecret'", { path: 'chat.slack.signingSecret', fix: 'add signingSecret: env:SLACK_SIGNING_SECRET' });
+    expect(redactErrorLines(missing)).toEqual(["chat.slack.signingSecret: missing required key 'signingSecret' — add signingSecret: env:SLACK_SIGNING_SECRET"]);
+    const echoed = new TriageError('CONFIG_INVALID', 'expected text, got a number', { path: 'db.password', fix: 'quote the value, e.g. password: "81726354"' });
+    expect(redactErrorLines(echoed)[0]).toBe(`db.password: expected text, got a number — quote the value, e.g. password: "${R}"`);
+  });
+
+  it('one line per problem of a TriageErrors', () => {
+    const errs = new TriageErrors([
+      new TriageError('CONFIG_INVALID', 'a', { path: 'chat.telegram.token' }),
+      new TriageError('CONFIG_INVALID', 'b', { path: 'hosts.web1.passphrase' }),
+    ]);
+    expect(redactErrorLines(errs)).toEqual(['chat.telegram.token: a', 'hosts.web1.passphrase: b']);
   });
 });
