@@ -7,7 +7,7 @@ import { clip } from '../text.ts';
 import { resolveSecret } from '../config.ts';
 import { TriageError } from '../errors.ts';
 import { registerSecret } from '../redact.ts';
-import type { Param, Runbook } from './schema.ts';
+import { durationFix, parseDuration, type Param, type Runbook } from './schema.ts';
 
 const DEFAULT_STRING = /^[A-Za-z0-9._:/@-]{1,128}$/;
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -87,11 +87,10 @@ function coerce(p: Param, v: unknown): ParamValue {
       if (!p.values?.includes(s)) throw bad(`expected one of ${(p.values ?? []).join(', ')}`);
       return s;
     case 'duration': {
-      const m = /^(\d{1,9})(ms|s|m|h)?$/.exec(s);
-      if (!m) throw bad('expected a duration like 30s or 5m');
-      const n = Number.parseInt(m[1]!, 10);
-      const ms = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's']!;
-      return n * ms;
+      // Always with a unit: a bare 30 meant seconds here but milliseconds in a runbook's timeout.
+      const ms = parseDuration(s);
+      if (ms === undefined) throw bad(`"${clip(s)}" is not a duration: ${durationFix(s)}`);
+      return ms;
     }
     case 'path':
       if (!PATH.test(s) || s.split('/').includes('..')) throw bad('expected an absolute path without ".." or special characters');
