@@ -7,7 +7,8 @@
  *   <!-- end generated:config-keys -->
  *
  * so the prose around a table stays hand-written while the table itself comes
- * from the code (the config schema, the CLI command table, the probe headers). `npm run docs`
+ * from the code (the config schema, the CLI command table, the probe headers, the
+ * built-in runbooks' findings). `npm run docs`
  * rewrites the blocks; test/docs/generated.test.ts fails when a committed file
  * is not what this module would write.
  *
@@ -17,6 +18,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TriageError } from '../errors.ts';
+import { causeIndexMarkdown } from './cause-index.ts';
 import { cliReferenceMarkdown } from './cli-reference.ts';
 import { configReferenceMarkdown } from './config-reference.ts';
 import { probeReferenceMarkdown } from './probe-reference.ts';
@@ -38,6 +40,7 @@ export const BLOCKS: readonly GeneratedBlock[] = [
   { file: 'docs/config.md', name: 'config-keys', render: () => configReferenceMarkdown() },
   { file: 'docs/cli.md', name: 'cli-commands', render: () => cliReferenceMarkdown() },
   { file: 'docs/runbooks.md', name: 'probes', render: () => probeReferenceMarkdown() },
+  { file: 'docs/causes.md', name: 'cause-index', render: () => causeIndexMarkdown() },
 ];
 
 /** The command that regenerates every block. */
