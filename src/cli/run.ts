@@ -59,8 +59,8 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
       worker = await startWorker({ redis, prefix, config: loaded, library, env: io.env, onError: (e) => io.err(`triage: worker: ${e.message}`) });
     }
     // Redis can go away between the check and the submit: a submit that cannot get through is exit 3, not a hang.
-    const submitted = await within(queue.submit(plan, { requestedBy: `cli:${userInfo().username}`, params, host }), 10_000, null);
-    if (!submitted) throw redisLost(redis.url, 10_000);
+    const submitted = await within(queue.submit(plan, { requestedBy: `cli:${userInfo().username}`, params, host }), 5000, null);
+    if (!submitted) throw redisLost(redis.url, 5000);
     const { runId } = submitted;
     const width = Math.max(...plan.hosts.map((h) => h.name.length));
     if (!json) io.out(`triage run ${plan.runbook.name} ${plan.target.name} — ${plan.hosts.length} host${plan.hosts.length > 1 ? 's' : ''} · ${runId}`);

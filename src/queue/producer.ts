@@ -10,7 +10,8 @@ import type { Redis } from 'ioredis';
 import { TriageError } from '../errors.ts';
 import { newRunId, type RunPlan } from '../runbooks/prepare.ts';
 import { HOST_JOB_ATTEMPTS, hostQueueName, JobNames, RUN_JOB_ATTEMPTS, RUNS_QUEUE, type RunEvent, type RunJobData, type RunRequestData } from './jobs.ts';
-import type { RedisHandle } from './redis.ts';
+import { type RedisHandle, redisLost } from './redis.ts';
+import { RedisWatch, within } from './redis-watch.ts';
 import { type RunRecord, RunStore } from './store.ts';
 
 /** Options for {@link RunQueue}. */
@@ -126,16 +127,64 @@ export class RunQueue {
    * Yields the run's events in order until its final result, starting after
    * `afterId` ('0' = from the beginning, so a reconnecting follower catches up
    * and sees nothing twice). Stops early when `signal` aborts.
+   *
+   * Redis going away does not end it by itself (it reconnects and carries on)
+   * unless `redisDownMs` is set: then it throws `REDIS_UNAVAILABLE` once Redis
+   * has been unreachable that long. A run whose record vanished (a Redis
+   * restarted without persistence) throws `RUN_FAILED`.
    */
-  async *follow(runId: string, opts: { afterId?: string; signal?: AbortSignal } = {}): AsyncGenerator<RunEvent> {
+  async *follow(runId: string, opts: { afterId?: string; signal?: AbortSignal; redisDownMs?: number } = {}): AsyncGenerator<RunEvent> {
     const conn = this.redis.client();
     conn.on('error', () => {});
+    const watch = new RedisWatch(conn);
     this.blocking.push(conn);
     let last = opts.afterId ?? '0';
+    let gaveUp: TriageError | undefined;
+    // A command sent while Redis is away neither fails nor answers (not even after disconnect()): race it.
+    let halt: () => void = () => {};
+    const halted = new Promise<'halted'>((r) => {
+      halt = () => r('halted');
+    });
+    const drop = () => {
+      halt();
+      conn.disconnect();
+    };
+    if (opts.signal?.aborted) drop();
+    opts.signal?.addEventListener('abort', drop, { once: true });
+    const limit = opts.redisDownMs;
+    const check =
+      limit === undefined
+        ? undefined
+        : setInterval(() => {
+            if (watch.downForMs() < limit) return;
+            gaveUp = redisLost(this.redis.url, limit);
+            drop();
+          }, Math.min(250, Math.max(20, Math.floor(limit / 4))));
+    check?.unref();
+    const guarded = async <T>(p: Promise<T>): Promise<T> => {
+      p.catch(() => {});
+      const r = await Promise.race([p, halted]);
+      if (r !== 'halted') return r as T;
+      if (gaveUp) throw gaveUp;
+      throw new Aborted();
+    };
+    let quiet = 0;
     try {
       for (;;) {
         if (opts.signal?.aborted) return;
-        const events = await this.store.events(runId, last, 1000, conn);
+        let events: RunEvent[];
+        try {
+          events = await guarded(this.store.events(runId, last, 1000, conn));
+          if (!events.length && ++quiet % 5 === 0 && !(await guarded(conn.exists(this.store.key(runId))))) {
+            throw new TriageError('RUN_FAILED', `run ${runId} is gone from Redis (was Redis restarted without persistence?)`, {
+              fix: 'run it again; give Redis persistence (appendonly yes) to keep runs across restarts',
+            });
+          }
+        } catch (e) {
+          if (gaveUp) throw gaveUp;
+          if (opts.signal?.aborted || e instanceof Aborted) return;
+          throw e;
+        }
         for (const e of events) {
           last = e.id;
           yield e;
@@ -143,24 +192,37 @@ export class RunQueue {
         }
       }
     } finally {
+      if (check) clearInterval(check);
+      opts.signal?.removeEventListener('abort', drop);
+      watch.stop();
       conn.disconnect();
-      this.blocking.splice(this.blocking.indexOf(conn), 1);
+      const i = this.blocking.indexOf(conn);
+      if (i >= 0) this.blocking.splice(i, 1);
     }
   }
 
-  /** Waits for the final result (or `timeoutMs`), calling `onEvent` for each event on the way. */
-  async wait(runId: string, o: { timeoutMs?: number; onEvent?: (e: RunEvent) => void | Promise<void> } = {}): Promise<Extract<RunEvent, { type: 'final' }>> {
+  /**
+   * Waits for the final result (or `timeoutMs`), calling `onEvent` for each
+   * event on the way. Throws `REDIS_UNAVAILABLE` once Redis has been
+   * unreachable for `redisDownMs` (default 5000 ms): a few seconds of
+   * reconnecting, never minutes.
+   */
+  async wait(
+    runId: string,
+    o: { timeoutMs?: number; redisDownMs?: number; onEvent?: (e: RunEvent) => void | Promise<void> } = {},
+  ): Promise<Extract<RunEvent, { type: 'final' }>> {
     const ac = new AbortController();
     const timer = o.timeoutMs ? setTimeout(() => ac.abort(), o.timeoutMs) : undefined;
     try {
-      for await (const e of this.follow(runId, { signal: ac.signal })) {
+      for await (const e of this.follow(runId, { signal: ac.signal, redisDownMs: o.redisDownMs ?? 5000 })) {
         await o.onEvent?.(e);
         if (e.type === 'final') return e;
       }
     } finally {
       if (timer) clearTimeout(timer);
     }
-    const r = await this.status(runId);
+    const r = await within(this.status(runId), 2000, null);
+    if (!r) throw redisLost(this.redis.url, 2000);
     throw new TriageError('RUN_FAILED', `run ${runId} did not finish in time (still ${r.state})`, {
       fix: r.state === 'queued' ? 'no worker took the work: start `triage worker` for the hosts’ zone' : 'see `triage status` later',
     });
@@ -171,9 +233,14 @@ export class RunQueue {
     return new Queue(name, { connection: this.conn, prefix: this.prefix });
   }
 
+  /** Lets go of every connection; bounded even when Redis is gone. */
   async close(): Promise<void> {
     for (const c of this.blocking.splice(0)) c.disconnect();
-    await this.flow.close();
+    await within(this.flow.close(), 1000, undefined).catch(() => {});
     this.conn.disconnect();
   }
+}
+
+class Aborted extends Error {
+  override name = 'Aborted';
 }

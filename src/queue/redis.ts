@@ -120,3 +120,10 @@ async function startPrivate(): Promise<RedisHandle> {
 export function safeUrl(url: string): string {
   return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:«redacted»@');
 }
+
+/** `REDIS_UNAVAILABLE` for a Redis that went away and stayed away. */
+export function redisLost(url: string, forMs: number): TriageError {
+  return new TriageError('REDIS_UNAVAILABLE', `cannot reach Redis at ${safeUrl(url)} (no connection for ${Math.round(forMs / 100) / 10} s)`, {
+    fix: 'check that Redis is running and reachable; the run may still finish once it is back (see `triage status`)',
+  });
+}

@@ -60,7 +60,7 @@ export class RunStore {
     readonly prefix: string,
   ) {}
 
-  key(runId: string, part?: 'steps' | 'events'): string {
+  key(runId: string, part?: 'steps' | 'events' | 'started'): string {
     return `${this.prefix}:run:${runId}${part ? `:${part}` : ''}`;
   }
 
@@ -133,12 +133,33 @@ export class RunStore {
     return this.redis.zrevrange(`${this.prefix}:runs`, 0, n - 1);
   }
 
-  /** Finished steps of one host, in the order they finished. */
-  async steps(runId: string, host: string): Promise<StepResult[]> {
+  /**
+   * Finished steps of one host, in the order of `order` (the runbook's step
+   * ids; ids not in it come last). Redis keeps no order in a hash this size,
+   * so callers always say which order they want.
+   */
+  async steps(runId: string, host: string, order: string[] = []): Promise<StepResult[]> {
     const all = await this.redis.hgetall(this.key(runId, 'steps'));
+    const rank = (id: string) => {
+      const i = order.indexOf(id);
+      return i < 0 ? order.length : i;
+    };
     return Object.entries(all)
       .filter(([k]) => k.startsWith(`${host}\u0000`))
-      .map(([, v]) => JSON.parse(v) as StepResult);
+      .map(([, v]) => JSON.parse(v) as StepResult)
+      .sort((a, b) => rank(a.id) - rank(b.id));
+  }
+
+  /** Records that a host-changing step was approved and is about to run (before it runs). */
+  async markStarted(runId: string, host: string, stepId: string): Promise<void> {
+    const k = this.key(runId, 'started');
+    await this.redis.multi().hset(k, `${host}\u0000${stepId}`, new Date().toISOString()).expire(k, RETENTION_S).exec();
+  }
+
+  /** Host-changing steps of one host that were approved and started (finished or not). */
+  async startedSteps(runId: string, host: string): Promise<string[]> {
+    const keys = await this.redis.hkeys(this.key(runId, 'started'));
+    return keys.filter((k) => k.startsWith(`${host}\u0000`)).map((k) => k.slice(host.length + 1));
   }
 
   /** Records a finished step once; returns false when it was already recorded. */
@@ -156,10 +177,11 @@ export class RunStore {
   async finalize(runId: string, result: RunResult, state: RunState, reason = ''): Promise<boolean> {
     const r = await this.redis.eval(
       FINALIZE,
-      3,
+      4,
       this.key(runId),
       this.key(runId, 'events'),
       this.key(runId, 'steps'),
+      this.key(runId, 'started'),
       JSON.stringify(result),
       state,
       new Date().toISOString(),

@@ -8,6 +8,19 @@
  * A host whose work is lost beyond retries is recorded by the parent, and the
  * run ends `failed` with the reason — never stuck `running`.
  *
+ * One holder per step: a host job runs its steps only while it knows it
+ * holds both the job's BullMQ lock and its per-host lease. When it cannot
+ * renew either for most of its lifetime (Redis gone, or restarted and
+ * emptied), it kills the running step and gives the job up without
+ * recording anything, so a worker that takes the job over never runs a step
+ * at the same time as this one.
+ *
+ * Host-changing steps (`changes: true`) run at most once per approval: the
+ * worker records "approved and started" before running one. A job resumed
+ * after a crash that finds such a step started but not finished records it
+ * as an error — "interrupted; not re-run without a new approval" — and never
+ * runs it again by itself (the operator starts a new run to try again).
+ *
  * Deliberately left out: deciding what to run (the producer and `prepareRun`)
  * and chat. Errors that retrying cannot fix (config or runbook no longer
  * valid) are `UnrecoverableError`s.
@@ -22,8 +35,9 @@ import { diagnose, runHost } from '../runbooks/engine.ts';
 import type { RunbookLibrary } from '../runbooks/loader.ts';
 import { resolveSecretParams } from '../runbooks/params.ts';
 import { prepareRun, type RunPlan } from '../runbooks/prepare.ts';
-import type { HostResult, RunResult } from '../runbooks/result.ts';
+import type { HostResult, RunResult, StepResult } from '../runbooks/result.ts';
 import type { Step } from '../runbooks/schema.ts';
+import { blankTemplate } from '../runbooks/template.ts';
 import {
   HOST_JOB_ATTEMPTS,
   type HostJobData,
@@ -35,9 +49,13 @@ import {
   type RunJobResult,
   RUNS_QUEUE,
 } from './jobs.ts';
-import type { RedisHandle } from './redis.ts';
 import { HostSlots } from './host-slots.ts';
+import { type RedisHandle, redisLost } from './redis.ts';
+import { RedisWatch, within } from './redis-watch.ts';
 import { RunStore } from './store.ts';
+
+/** Starting up gives up once Redis has been unreachable this long. */
+const REDIS_DOWN_MS = 5000;
 
 /** Options for {@link startWorker}. */
 export interface WorkerOptions {
@@ -69,9 +87,11 @@ export interface WorkerOptions {
 export interface TriageWorker {
   readonly zones: string[];
   /**
-   * Stops taking jobs and waits for in-flight ones up to `graceMs` (default
-   * 30 s); after that they are handed back (they stall and another worker
-   * resumes them from the last persisted step).
+   * Stops taking jobs and waits for in-flight ones; resolves within `graceMs`
+   * (default 30 s) even when Redis is gone. Work not finished by then is
+   * handed back (it stalls and another worker resumes it from the last
+   * persisted step). While Redis is unreachable nothing in flight can be
+   * recorded, so it does not wait for it.
    */
   close(graceMs?: number): Promise<void>;
 }
@@ -79,21 +99,31 @@ export interface TriageWorker {
 /** Starts a worker for the given zones. */
 export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
   const prefix = o.prefix ?? 'triage';
+  const report = quietRepeats((e: Error) => o.onError?.(e));
   const conn = o.redis.client();
-  conn.on('error', (e) => o.onError?.(e));
+  conn.on('error', report);
+  conn.on('ready', report.reset);
+  const watch = new RedisWatch(conn);
   const store = new RunStore(conn, prefix);
   const executor = o.executor ?? createExecutor();
   const ownsExecutor = !o.executor;
   const zones = o.zones?.length ? o.zones : allZones(o.config);
   const running = new Map<string, Set<AbortController>>();
   const waitingApprovals = new Map<string, Set<Redis>>();
-  const slots = new HostSlots(conn, prefix, { limit: o.perHostLimit ?? 2, leaseMs: o.lockDurationMs ?? 30_000 });
+  const lockMs = o.lockDurationMs ?? 30_000;
+  const slots = new HostSlots(conn, prefix, { limit: o.perHostLimit ?? 2, leaseMs: lockMs });
+  /** Host jobs in flight: when this worker last knew it held each one's lock. */
+  const locks = new Map<string, { renewedAt: number; lost: AbortController }>();
   let closing = false;
 
   // Cancels reach every worker through pub/sub.
   const sub = o.redis.client();
   sub.on('error', () => {});
-  await sub.subscribe(store.cancelChannel);
+  if (!(await untilOr(sub.subscribe(store.cancelChannel), Date.now() + 30_000, () => watch.downForMs() > REDIS_DOWN_MS))) {
+    sub.disconnect();
+    conn.disconnect();
+    throw redisLost(o.redis.url, watch.downForMs());
+  }
   sub.on('message', (_ch, runId: string) => {
     for (const ac of running.get(runId) ?? []) ac.abort();
     for (const c of waitingApprovals.get(runId) ?? []) c.disconnect();
@@ -132,7 +162,17 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
           const plan = planFor(d);
           const host = plan.hosts.find((h) => h.name === d.hostName);
           if (!host) throw new UnrecoverableError(`host ${d.hostName} is no longer in target ${d.target}`);
-          const done = await store.steps(d.runId, host.name);
+          const lock = { renewedAt: Date.now(), lost: new AbortController() };
+          locks.set(job.id!, lock);
+          const order = plan.runbook.steps.map((s) => s.id);
+          const done = await store.steps(d.runId, host.name, order);
+          // A changing step that started and never finished is not run again without a new approval.
+          for (const stepId of await store.startedSteps(d.runId, host.name)) {
+            const step = plan.runbook.steps.find((s) => s.id === stepId);
+            if (!step || done.some((s) => s.id === stepId)) continue;
+            const r = interrupted(step);
+            if (await store.recordStep(d.runId, host.name, r)) done.push(r);
+          }
           const ac = new AbortController();
           // Cancelled before this host started: the engine records the remaining steps as skipped.
           if (await store.isCancelled(d.runId)) ac.abort();
@@ -141,23 +181,39 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
           running.set(d.runId, set);
           set.add(ac);
           try {
-            return await slots.run(host.name, () =>
-              runHost({
-                runbook: plan.runbook,
-                target: plan.target,
-                host,
-                params: plan.params,
-                executor,
-                signal: ac.signal,
-                done,
-                onStep: async (s) => {
-                  await store.recordStep(d.runId, host.name, s);
-                },
-                approve: (step) => waitForApproval(d.runId, host.name, step),
-              }),
+            return await slots.run(
+              host.name,
+              (lease) => {
+                const lostHold = AbortSignal.any([lock.lost.signal, lease]);
+                const gone = (): Error | undefined =>
+                  lostHold.aborted ? (lease.aborted ? (lease.reason as Error) : new LockLostError(job.id!)) : undefined;
+                return runHost({
+                  runbook: plan.runbook,
+                  target: plan.target,
+                  host,
+                  params: plan.params,
+                  executor,
+                  signal: AbortSignal.any([ac.signal, lostHold]),
+                  done,
+                  onStep: async (s) => {
+                    // Lost the job or the host: record nothing; whoever holds it now runs this step.
+                    const why = gone();
+                    if (why) throw why;
+                    await store.recordStep(d.runId, host.name, s);
+                  },
+                  approve: async (step) => {
+                    const ok = await waitForApproval(d.runId, host.name, step);
+                    const why = gone();
+                    if (why) throw why;
+                    if (ok) await store.markStarted(d.runId, host.name, step.id);
+                    return ok;
+                  },
+                });
+              },
               ac.signal,
             );
           } finally {
+            locks.delete(job.id!);
             set.delete(ac);
             if (!set.size) running.delete(d.runId);
           }
@@ -165,6 +221,29 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
         { ...common, concurrency: o.concurrency ?? 8 },
       ),
   );
+
+  // BullMQ renews each job's lock every lockMs/4..lockMs/2. Past 3/4 of lockMs without a renewal the lock may
+  // be gone (another worker can take the job): stop the step before that can happen.
+  for (const w of hostWorkers) {
+    w.on('locksRenewed', ({ jobIds }: { jobIds: string[] }) => {
+      const now = Date.now();
+      for (const id of jobIds) {
+        const l = locks.get(id);
+        if (l) l.renewedAt = now;
+      }
+    });
+    w.on('lockRenewalFailed', (jobIds: string[]) => {
+      for (const id of jobIds) locks.get(id)?.lost.abort(new LockLostError(id));
+    });
+  }
+  const lockCheck = setInterval(
+    () => {
+      const now = Date.now();
+      for (const [id, l] of locks) if (now - l.renewedAt > lockMs * 0.75) l.lost.abort(new LockLostError(id));
+    },
+    Math.max(25, Math.floor(lockMs / 10)),
+  );
+  lockCheck.unref();
 
   const waitForApproval = async (runId: string, host: string, step: Step): Promise<boolean> => {
     await store.announceApproval(runId, host, step.id, step.title);
@@ -210,11 +289,14 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
       for (const [key, reason] of Object.entries(failures)) {
         const hostName = key.slice(key.lastIndexOf(`${d.runId}.`) + d.runId.length + 1);
         lost.push(`${hostName}: ${reason}`);
+        const message = `work lost after ${HOST_JOB_ATTEMPTS} attempts: ${reason}`;
+        const finished = await store.steps(d.runId, hostName, plan.runbook.steps.map((s) => s.id));
         byHost.set(hostName, {
           host: hostName,
           reachable: false,
-          error: { code: 'WORK_LOST', message: `work lost after ${HOST_JOB_ATTEMPTS} attempts: ${reason}` },
-          steps: await store.steps(d.runId, hostName),
+          error: { code: 'WORK_LOST', message },
+          // Every step, in runbook order: the ones that never finished say so instead of going missing.
+          steps: plan.runbook.steps.map((s) => finished.find((r) => r.id === s.id) ?? notFinished(s, message)),
         });
       }
       const hosts = d.hosts.map((h) => byHost.get(h) ?? lostHost(h, 'no result'));
@@ -263,31 +345,102 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
     };
     await store.finalize(d.runId, result, 'failed', err.message).catch((e) => o.onError?.(e));
   });
-  for (const w of [...hostWorkers, runWorker]) w.on('error', (e) => o.onError?.(e));
+  for (const w of [...hostWorkers, runWorker]) w.on('error', report);
 
-  await Promise.all([...hostWorkers, runWorker].map((w) => w.waitUntilReady()));
+  const ready = Promise.all([...hostWorkers, runWorker].map((w) => w.waitUntilReady()));
+  if (!(await untilOr(ready, Date.now() + 30_000, () => watch.downForMs() > REDIS_DOWN_MS))) {
+    clearInterval(lockCheck);
+    for (const w of [...hostWorkers, runWorker]) void w.close(true).catch(() => {});
+    sub.disconnect();
+    conn.disconnect();
+    throw redisLost(o.redis.url, watch.downForMs());
+  }
 
-  let closed = false;
+  let closing$: Promise<void> | undefined;
   return {
     zones,
-    async close(graceMs = 30_000) {
-      if (closed) return;
-      closed = true;
-      closing = true;
-      for (const set of waitingApprovals.values()) for (const c of set) c.disconnect();
-      const all = [...hostWorkers, runWorker];
-      const graceful = Promise.all(all.map((w) => w.close()));
-      const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), graceMs).unref());
-      if ((await Promise.race([graceful, timer])) === 'timeout') {
-        // Hand the work back: abort our steps; the jobs stall and another worker resumes them.
-        for (const set of running.values()) for (const ac of set) ac.abort();
-        await Promise.all(all.map((w) => w.close(true)));
-      }
-      sub.disconnect();
-      conn.disconnect();
-      if (ownsExecutor) await executor.close();
+    close(graceMs = 30_000) {
+      closing$ ??= (async () => {
+        closing = true;
+        const deadline = Date.now() + graceMs;
+        for (const set of waitingApprovals.values()) for (const c of set) c.disconnect();
+        const all = [...hostWorkers, runWorker];
+        const graceful = Promise.all(all.map((w) => w.close())).then(
+          () => true,
+          () => true,
+        );
+        // Keep a little of the grace for handing work back and letting go of connections.
+        const reserve = Math.min(2000, Math.floor(graceMs / 4));
+        const redisGone = () => watch.downForMs() > 1000;
+        // Without Redis nothing in flight can be recorded: waiting for it only burns the grace.
+        const soon = (until: number) => (redisGone() ? Math.min(until, Date.now() + 300) : until);
+        let finished = await untilOr(graceful, deadline - reserve, redisGone);
+        if (!finished) {
+          // Hand the work back: kill our steps; the jobs stall and another worker resumes them.
+          for (const set of running.values()) for (const ac of set) ac.abort();
+          finished = await untilOr(graceful, soon(deadline - reserve / 2), () => false);
+        }
+        clearInterval(lockCheck);
+        // Commands still waiting for Redis fail now instead of holding the exit.
+        sub.disconnect();
+        conn.disconnect();
+        if (!finished) await untilOr(graceful, soon(deadline - reserve / 4), () => false);
+        if (ownsExecutor) await within(executor.close(), Math.max(100, deadline - Date.now()), undefined).catch(() => {});
+        watch.stop();
+      })();
+      return closing$;
     },
   };
+}
+
+/** Resolves true when `p` settles before `deadline`, false at the deadline or as soon as `giveUp()` holds. */
+async function untilOr(p: Promise<unknown>, deadline: number, giveUp: () => boolean): Promise<boolean> {
+  let settled = false;
+  void p.then(() => {
+    settled = true;
+  });
+  while (!settled) {
+    const left = deadline - Date.now();
+    if (left <= 0 || giveUp()) return false;
+    await Promise.race([p, new Promise((r) => setTimeout(r, Math.min(50, left)))]);
+  }
+  return true;
+}
+
+/** The job's lock could not be renewed in time: another worker may hold the job now. */
+export class LockLostError extends Error {
+  override name = 'LockLostError';
+  constructor(jobId: string) {
+    super(`lost the lock on job ${jobId} (Redis unreachable or restarted); stopped its step and handed it back`);
+  }
+}
+
+function interrupted(step: Step): StepResult {
+  return {
+    id: step.id,
+    title: blankTemplate(step.title),
+    status: 'error',
+    exitCode: null,
+    durationMs: 0,
+    output: '',
+    reason: 'interrupted; not re-run without a new approval',
+    errorCode: 'RUN_FAILED',
+  };
+}
+
+function notFinished(step: Step, reason: string): StepResult {
+  return { id: step.id, title: blankTemplate(step.title), status: 'error', exitCode: null, durationMs: 0, output: '', reason, errorCode: 'WORK_LOST' };
+}
+
+/** An error reporter that says each distinct problem once until `reset()` (a reconnect loop repeats itself). */
+function quietRepeats(report: (e: Error) => void): ((e: Error) => void) & { reset: () => void } {
+  const seen = new Set<string>();
+  const f = (e: Error) => {
+    if (seen.has(e.message)) return;
+    if (seen.size < 50) seen.add(e.message);
+    report(e);
+  };
+  return Object.assign(f, { reset: () => seen.clear() });
 }
 
 function allZones(loaded: LoadedConfig): string[] {
