@@ -703,6 +703,15 @@ export class Redactor {
     this.add(value.trim());
   }
 
+  /**
+   * Registers a value found in output, unless it is a short plain word, a
+   * number, a version, a date or a path (which a misnamed field would
+   * otherwise erase from the whole run).
+   */
+  learn(value: string): void {
+    if (typeof value === 'string' && learnable(value)) this.add(value);
+  }
+
   /** How many values this redactor registered itself (not its parent's). */
   get size(): number {
     return this.values.size;
@@ -909,4 +918,20 @@ export function redactErrorLines(e: ErrorLike, r: Redactor = defaultRedactor): s
     const head = where && line.startsWith(`${where}: `) ? `${where}: ` : '';
     return head + r.redactMessage(line.slice(head.length));
   });
+}
+
+/**
+ * An error for places that show it inside other text (a failed run's
+ * summary, a chat reply): `message (at file: path) — fix`, values redacted.
+ * The location goes in parentheses, where no later redaction can take
+ * `privateKey: cannot read …` for a `name: value` pair and hide the reason.
+ */
+export function redactedErrorText(e: ErrorLike & { message: string; fix?: string }, r: Redactor = defaultRedactor): string {
+  const list = (e.errors?.length ? e.errors : [e]) as (ErrorLike & { message: string; fix?: string })[];
+  return list
+    .map((one) => {
+      const where = [one.file, one.path].filter(Boolean).join(': ');
+      return `${r.redactMessage(one.message)}${where ? ` (at ${where})` : ''}${one.fix ? ` — ${r.redactMessage(one.fix)}` : ''}`;
+    })
+    .join('; ');
 }

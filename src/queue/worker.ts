@@ -33,6 +33,7 @@ import type { Executor } from '../executors/executor.ts';
 import { createExecutor } from '../executors/index.ts';
 import { diagnose, runHost } from '../runbooks/engine.ts';
 import type { RunbookLibrary } from '../runbooks/loader.ts';
+import { defaultRedactor, type Redactor, redactedErrorText } from '../redact.ts';
 import { resolveSecretParams } from '../runbooks/params.ts';
 import { prepareRun, type RunPlan } from '../runbooks/prepare.ts';
 import type { HostResult, RunResult, StepResult } from '../runbooks/result.ts';
@@ -138,18 +139,31 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
   };
 
   const plans = new Map<string, RunPlan>();
+  // Each run's redaction scope: its secret params and what its steps taught it. Dropped with the plan when the run
+  // ends here; a worker that only ran host jobs keeps at most 500 (what it stored is redacted already).
+  const scopes = new Map<string, Redactor>();
+  const scopeFor = (runId: string): Redactor => {
+    let scope = scopes.get(runId);
+    if (!scope) scopes.set(runId, (scope = defaultRedactor.scope()));
+    return scope;
+  };
+  const dropRun = (runId: string) => {
+    plans.delete(runId);
+    scopes.get(runId)?.clear();
+    scopes.delete(runId);
+  };
   const planFor = (d: { runId: string; runbook: string; target: string; host?: string; params: Record<string, string> }): RunPlan => {
     const cached = plans.get(d.runId);
     if (cached) return cached;
     try {
       const prepared = prepareRun(o.config, o.library, { runbook: d.runbook, target: d.target, host: d.host, params: d.params }, o.env);
-      const plan = { ...prepared, params: resolveSecretParams(prepared.runbook, prepared.params, o.env ?? process.env) };
+      const plan = { ...prepared, params: resolveSecretParams(prepared.runbook, prepared.params, o.env ?? process.env, scopeFor(d.runId)) };
       plans.set(d.runId, plan);
-      if (plans.size > 500) plans.delete(plans.keys().next().value!);
+      if (plans.size > 500) dropRun(plans.keys().next().value!);
       return plan;
     } catch (e) {
       // The config or runbooks changed under the run: retrying cannot help.
-      throw isTriageError(e) ? new UnrecoverableError(e.toLine()) : e;
+      throw isTriageError(e) ? new UnrecoverableError(redactedErrorText(e)) : e;
     }
   };
 
@@ -192,6 +206,7 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
                   target: plan.target,
                   host,
                   params: plan.params,
+                  redactor: scopeFor(d.runId),
                   executor,
                   signal: AbortSignal.any([ac.signal, lostHold]),
                   done,
@@ -309,6 +324,7 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
         hosts,
         startedAt,
         durationMs: Date.now() - Date.parse(startedAt),
+        redactor: scopeFor(d.runId),
       });
       const state = lost.length ? 'failed' : 'done';
       const now = await store.get(d.runId);
@@ -319,7 +335,7 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
         result.summary = `${now.reason ?? 'cancelled'} before it finished`;
       }
       await store.finalize(d.runId, result, state, lost.length ? `work lost on ${lost.join('; ')}` : '');
-      plans.delete(d.runId);
+      dropRun(d.runId);
       return result;
     },
     { ...common, concurrency: 4 },
@@ -337,13 +353,14 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
       target: d.target,
       status: 'error',
       cause: null,
-      summary: `run failed: ${err.message}`,
+      summary: `run failed: ${scopeFor(d.runId).redactMessage(err.message)}`,
       findings: [],
       hosts: [],
       startedAt: new Date(job.timestamp).toISOString(),
       durationMs: Date.now() - job.timestamp,
     };
-    await store.finalize(d.runId, result, 'failed', err.message).catch((e) => o.onError?.(e));
+    await store.finalize(d.runId, result, 'failed', scopeFor(d.runId).redactMessage(err.message)).catch((e) => o.onError?.(e));
+    dropRun(d.runId);
   });
   for (const w of [...hostWorkers, runWorker]) w.on('error', report);
 

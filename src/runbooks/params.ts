@@ -6,7 +6,7 @@
 import { clip } from '../text.ts';
 import { resolveSecret } from '../config.ts';
 import { TriageError } from '../errors.ts';
-import { registerSecret } from '../redact.ts';
+import { defaultRedactor, type Redactor } from '../redact.ts';
 import { durationFix, parseDuration, type Param, type Runbook } from './schema.ts';
 
 const DEFAULT_STRING = /^[A-Za-z0-9._:/@-]{1,128}$/;
@@ -16,17 +16,23 @@ const SECRET_REF = /^(env:[A-Za-z_][A-Za-z0-9_]{0,127}|file:\/[^\0\n]{1,1023})$/
 
 /**
  * Resolves secret parameters (`env:NAME` / `file:PATH`) to their values, for
- * the worker about to run the steps, and registers each value for redaction.
+ * the worker about to run the steps, and registers each value for redaction
+ * with `redactor` (the run's scope; default the process-wide redactor).
  * Everything before this point — queue payloads, run records, chat — only
  * ever holds the reference.
  */
-export function resolveSecretParams(runbook: Runbook, params: Record<string, ParamValue>, env: NodeJS.ProcessEnv): Record<string, ParamValue> {
+export function resolveSecretParams(
+  runbook: Runbook,
+  params: Record<string, ParamValue>,
+  env: NodeJS.ProcessEnv,
+  redactor: Pick<Redactor, 'register'> = defaultRedactor,
+): Record<string, ParamValue> {
   const out = { ...params };
   for (const p of runbook.params) {
     const ref = out[p.name];
     if (!p.secret || typeof ref !== 'string') continue;
     const value = resolveSecret(ref, env, `params.${p.name}`);
-    registerSecret(value);
+    redactor.register(value);
     out[p.name] = value;
   }
   return out;
