@@ -10,7 +10,7 @@
  */
 import { isTriageError, TriageError } from '../errors.ts';
 import type { Executor, HostSpec } from '../executors/executor.ts';
-import { redact, redactDeep } from '../redact.ts';
+import { defaultRedactor, isSecretName, REDACTED, type Redactor } from '../redact.ts';
 import { evaluateExpr, truthy } from './expr.ts';
 import type { ParamValue } from './params.ts';
 import {
@@ -45,6 +45,12 @@ export interface HostRunOptions {
   approve?: (step: Step) => Promise<boolean>;
   /** Characters of output kept per step in the result. Default 4000. */
   maxOutputChars?: number;
+  /**
+   * The run's redaction scope ({@link Redactor.scope}): its secret params are
+   * registered there, and what one step redacts is redacted in every later
+   * step, capture, summary and title. Default: a new scope for this host.
+   */
+  redactor?: Redactor;
 }
 
 const UNREACHABLE_CODES = new Set(['SSH_CONNECT', 'SSH_AUTH', 'SSH_HOSTKEY']);
@@ -66,6 +72,7 @@ function stepView(s: StepResult): Record<string, unknown> {
 
 /** Runs every step of the runbook on one host, in order. Never throws for host problems: they become the result. */
 export async function runHost(o: HostRunOptions): Promise<HostResult> {
+  const redactor = o.redactor ?? defaultRedactor.scope();
   const steps: StepResult[] = [...(o.done ?? [])];
   const doneIds = new Set(steps.map((s) => s.id));
   let unreachable = steps.find(isUnreachable);
@@ -75,7 +82,7 @@ export async function runHost(o: HostRunOptions): Promise<HostResult> {
     let result: StepResult;
     if (unreachable) result = skipped(step, 'host unreachable');
     else if (o.signal?.aborted) result = skipped(step, 'cancelled');
-    else result = await runStep(o, step, hostContext(o.target, o.host, o.params, steps));
+    else result = await runStep({ ...o, redactor }, step, hostContext(o.target, o.host, o.params, steps));
     if (!unreachable && isUnreachable(result)) unreachable = result;
     steps.push(result);
     await o.onStep?.(result);
@@ -84,7 +91,11 @@ export async function runHost(o: HostRunOptions): Promise<HostResult> {
     host: o.host.name,
     reachable: !unreachable,
     ...(unreachable ? { error: { code: unreachable.errorCode!, message: unreachable.reason ?? '' } } : {}),
-    steps: o.runbook.steps.map((s) => steps.find((r) => r.id === s.id)).filter((s): s is StepResult => !!s),
+    // Again with everything the run learned: a value found in a later step may sit bare in an earlier one.
+    steps: o.runbook.steps
+      .map((s) => steps.find((r) => r.id === s.id))
+      .filter((s): s is StepResult => !!s)
+      .map((s) => redactor.redactDeep(s, { guess: false })),
   };
 }
 
@@ -111,10 +122,10 @@ async function runStep(o: HostRunOptions, step: Step, ctx: Record<string, unknow
     r = await o.executor.exec(o.host, command, { timeoutMs: step.timeout, signal: o.signal });
   } catch (e) {
     const code = isTriageError(e) ? e.code : 'EXEC_FAILED';
-    const msg = redact(e instanceof Error ? e.message : String(e));
+    const msg = o.redactor!.redactMessage(e instanceof Error ? e.message : String(e));
     return {
       id: step.id,
-      title: title(step, ctx),
+      title: o.redactor!.redactMessage(title(step, ctx)),
       status: 'error',
       exitCode: null,
       durationMs: Date.now() - started,
@@ -125,15 +136,22 @@ async function runStep(o: HostRunOptions, step: Step, ctx: Record<string, unknow
   }
   if (r.aborted) return { ...skipped(step, 'cancelled'), durationMs: r.durationMs };
 
+  const red = o.redactor!;
+  const safe = step.safe;
   const captures = extract(step.capture, r.stdout, r.stderr);
-  const output = clip(redact(joinOutput(r.stdout, r.stderr)), o.maxOutputChars ?? 4000, r.truncated);
+  learnCaptures(red, step, captures);
+  const joined = joinOutput(r.stdout, r.stderr);
+  // Redacting the output first teaches the run's scope its secrets, so captures and summary below lose them too.
+  const output = step.secretOutput ? secretOutputNote(joined) : clip(red.redact(joined, { safe }), o.maxOutputChars ?? 4000, r.truncated);
+  // Rules see the raw values; only what is shown is redacted.
   const view = { ...captures, status: 'pass', exit: r.exitCode, output: `${r.stdout}\n${r.stderr}`, ok: true, ran: true };
   const stepCtx = { ...ctx, [step.id]: view };
   const status: StepStatus = r.timedOut ? 'timeout' : judge(step, stepCtx, r.exitCode);
-  const summary = step.summary ? redact(renderText(step.summary, { ...stepCtx, [step.id]: { ...view, status, ok: status === 'pass' } }).text) : undefined;
+  const shown = step.secretOutput ? { ...view, ...hideCaptures(captures), output } : view;
+  const summary = step.summary ? red.redact(renderText(step.summary, { ...stepCtx, [step.id]: { ...shown, status, ok: status === 'pass' } }).text, { safe }) : undefined;
   return {
     id: step.id,
-    title: title(step, ctx),
+    title: red.redactMessage(title(step, ctx)),
     status,
     exitCode: r.exitCode,
     durationMs: r.durationMs,
@@ -141,8 +159,30 @@ async function runStep(o: HostRunOptions, step: Step, ctx: Record<string, unknow
     ...(summary ? { summary } : {}),
     ...(r.timedOut ? { reason: `no answer within ${Math.round(step.timeout / 1000)} s; killed` } : {}),
     ...(r.truncated ? { truncated: true } : {}),
-    captures: redactDeep(captures),
+    captures: step.secretOutput ? hideCaptures(captures) : red.redactDeep(captures, { safe }),
   };
+}
+
+/** Captures under a secret name, and every capture of a `secretOutput` step, are secrets for the rest of the run. */
+function learnCaptures(red: Redactor, step: Step, captures: Record<string, unknown>): void {
+  for (const [name, v] of Object.entries(captures)) {
+    const values = (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
+    for (const x of values) {
+      if (isSecretName(name)) red.register(x);
+      else if (step.secretOutput) red.learn(x);
+    }
+  }
+}
+
+/** A `secretOutput` step's captures as shown: text hidden, numbers and yes/no kept (counts, ports, "matched"). */
+function hideCaptures(captures: Record<string, unknown>): Record<string, unknown> {
+  const hide = (v: unknown): unknown => (typeof v === 'string' && v !== '' ? REDACTED : Array.isArray(v) ? v.map(hide) : v);
+  return Object.fromEntries(Object.entries(captures).map(([k, v]) => [k, hide(v)]));
+}
+
+/** What a `secretOutput` step shows instead of its output. */
+export function secretOutputNote(output: string): string {
+  return `«secret output: ${Buffer.byteLength(output)} bytes»`;
 }
 
 function judge(step: Step, ctx: Record<string, unknown>, exitCode: number | null): StepStatus {
@@ -217,10 +257,13 @@ export interface DiagnoseInput {
   hosts: HostResult[];
   startedAt: string;
   durationMs: number;
+  /** The run's redaction scope (its secret params and what its steps taught it). Default: the process-wide redactor. */
+  redactor?: Redactor;
 }
 
 /** Ranks findings across steps and hosts and names the most likely cause. */
 export function diagnose(input: DiagnoseInput): RunResult {
+  const red = input.redactor ?? defaultRedactor;
   const ranked: { f: Finding; rank: number; hostIdx: number }[] = [];
   input.hosts.forEach((hr, hostIdx) => {
     const spec = input.hostSpecs.find((h) => h.name === hr.host) ?? { name: hr.host, address: '?' };
@@ -264,8 +307,9 @@ export function diagnose(input: DiagnoseInput): RunResult {
     target: input.target.name,
     status,
     cause: top?.code ?? null,
-    summary: redact(summary),
-    findings: redactDeep(findings),
+    // Findings are built from redacted step results and runbook text: registered values and patterns, no guessing.
+    summary: red.redactMessage(summary),
+    findings: red.redactDeep(findings, { guess: false }),
     hosts: input.hosts,
     startedAt: input.startedAt,
     durationMs: input.durationMs,
@@ -324,8 +368,9 @@ export interface RunbookRunOptions extends Omit<HostRunOptions, 'host' | 'done' 
 export async function runRunbook(o: RunbookRunOptions): Promise<RunResult> {
   if (o.hosts.length === 0) throw new TriageError('TARGET_UNKNOWN', `target ${o.target.name} has no hosts`);
   const startedAt = new Date();
+  const redactor = o.redactor ?? defaultRedactor.scope();
   const hosts = await Promise.all(
-    o.hosts.map((host) => runHost({ ...o, host, onStep: o.onStep ? (s) => o.onStep!(host.name, s) : undefined })),
+    o.hosts.map((host) => runHost({ ...o, host, redactor, onStep: o.onStep ? (s) => o.onStep!(host.name, s) : undefined })),
   );
   return diagnose({
     runId: o.runId,
@@ -336,5 +381,6 @@ export async function runRunbook(o: RunbookRunOptions): Promise<RunResult> {
     hosts,
     startedAt: startedAt.toISOString(),
     durationMs: Date.now() - startedAt.getTime(),
+    redactor,
   });
 }

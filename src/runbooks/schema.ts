@@ -180,8 +180,26 @@ export const StepSchema = z
     summary: z.string().optional(),
     /** Yielded when the step ends `fail` (or `warn`) and the finding's `when` holds. */
     finding: FindingRuleSchema.optional(),
-    /** Keep this step's output out of chat and results (it may hold secrets even after redaction). */
+    /**
+     * The whole output is secret (a config dump, `env`, a key listing): the
+     * result, chat and `--json` show `«secret output: N bytes»` instead. Status
+     * rules, `when` and the summary still see the real values; text captures
+     * are shown as `«redacted»` (numbers and yes/no stay) and their values are
+     * redacted wherever else they appear in the run. Default false.
+     */
     secretOutput: z.boolean().default(false),
+    /**
+     * Names of fields in this step's output (`NAME=value`, `NAME: value`,
+     * `"name": "value"`) and of its captures whose values look random but are
+     * not secrets, e.g. `[trace_id, commit, etag]`. Without this, strings
+     * that look random — hex of 32+ characters, mixed-case base64 of 20+ —
+     * are redacted whatever they are called; UUIDs, 40-character git commit
+     * ids, `sha256:` digests and SSH fingerprints are kept anyway. A safe
+     * name is not exempt from the other rules: a secret-looking name
+     * (`api_token`), a registered secret or a known token shape is still
+     * redacted. Case-insensitive. Default none.
+     */
+    safe: z.array(z.string().regex(/^[A-Za-z_][\w.-]*$/, 'a field name: letters, digits, _ . -')).default([]),
   })
   .strict()
   .superRefine((s, ctx) => {
