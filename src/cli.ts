@@ -9,7 +9,7 @@ import { commandHelp, commandText, overviewText } from './cli/help.ts';
 import { exitCodeFor, isTriageError, TriageError } from './errors.ts';
 import { escapeLine, escapeText } from './escape.ts';
 import { escapeLine, escapeText } from './escape.ts';
-import { redact } from './redact.ts';
+import { redact, redactErrorLines } from './redact.ts';
 
 export type { CliIO } from './cli/io.ts';
 
@@ -73,7 +73,8 @@ const MAX_ERROR_LINE = 1000;
 
 function fail(e: unknown, io: CliIO): number {
   if (isTriageError(e)) {
-    for (const line of e.toLine().split('\n')) io.err(redact(cut(`triage: ${line}`)));
+    // Values are redacted, not the words Triage wrote around them: `chat.slack.botToken: <reason> — <fix>` stays readable.
+    for (const line of redactErrorLines(e)) io.err(cut(`triage: ${line}`));
   } else {
     // One line, never a stack trace: that is only for TRIAGE_DEBUG=1.
     const why = escapeLine(e instanceof Error ? e.message : String(e));

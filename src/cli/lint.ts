@@ -2,6 +2,7 @@
 import { peekTextFile } from '../text-file.ts';
 import { lintConfig, loadConfig } from '../config.ts';
 import { isTriageError, type TriageError, TriageErrors } from '../errors.ts';
+import { redactErrorLines } from '../redact.ts';
 import { loadRunbookFile, RunbookLibrary } from '../runbooks/loader.ts';
 import { type CliIO, parse, runbookDirs } from './io.ts';
 
@@ -47,7 +48,7 @@ export async function lintCommand(args: string[], io: CliIO): Promise<number> {
       collect(e);
     }
   }
-  for (const p of problems) io.err(p.toLine());
+  for (const p of problems) for (const line of redactErrorLines(p)) io.err(line);
   io.out(problems.length ? `${problems.length} problem${problems.length > 1 ? 's' : ''}` : `ok: ${checked} file${checked === 1 ? '' : 's'} checked`);
   return problems.length ? 2 : 0;
 }
