@@ -30,9 +30,17 @@ if [ -z "$pp" ]; then
   exit 0
 fi
 echo "proxy_pass=$pp"
+case "$pp" in
+  *://unix:*)
+    # http://unix:/run/app.sock:/uri — the socket path ends at the next colon.
+    sock=${pp#*://unix:}
+    echo "upstream=unix:${sock%%:*}"
+    exit 0
+    ;;
+esac
 hostport=$(printf '%s\n' "$pp" | sed -e 's#^[a-z]*://##' -e 's#/.*$##')
 case "$hostport" in
-  unix:* | *:*) echo "upstream=$hostport" ;;
+  *:*) echo "upstream=$hostport" ;;
   *)
     srv=$({ dump; cat "$conf" 2>/dev/null; nginx -T -c "$conf" 2>/dev/null; } | awk -v n="$hostport" '
       $1 == "upstream" && ($2 == n || $2 == n "{") { inup = 1; next }
