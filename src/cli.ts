@@ -8,7 +8,6 @@ import type { CliIO } from './cli/io.ts';
 import { commandHelp, commandText, overviewText } from './cli/help.ts';
 import { exitCodeFor, isTriageError, TriageError } from './errors.ts';
 import { escapeLine, escapeText } from './escape.ts';
-import { escapeLine, escapeText } from './escape.ts';
 import { redact, redactErrorLines } from './redact.ts';
 
 export type { CliIO } from './cli/io.ts';
