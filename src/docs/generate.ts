@@ -12,16 +12,19 @@
  * rewrites the blocks; test/docs/generated.test.ts fails when a committed file
  * is not what this module would write.
  *
- * Deliberately left out: generating whole files, and any block whose source
- * is not code in this repository.
+ * A few files are generated whole ({@link WHOLE_FILES}), e.g. the Slack app
+ * manifest.
+ *
+ * Deliberately left out: any block whose source is not code in this repository.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TriageError } from '../errors.ts';
 import { causeIndexMarkdown } from './cause-index.ts';
 import { cliReferenceMarkdown } from './cli-reference.ts';
 import { configReferenceMarkdown } from './config-reference.ts';
 import { probeReferenceMarkdown } from './probe-reference.ts';
+import { slackManifestYaml } from './slack-manifest.ts';
 
 /** The repository root. */
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -43,6 +46,9 @@ export const BLOCKS: readonly GeneratedBlock[] = [
   { file: 'docs/causes.md', name: 'cause-index', render: () => causeIndexMarkdown() },
 ];
 
+/** Files generated whole: path from the repository root, and their text. */
+export const WHOLE_FILES: readonly { file: string; render(): string }[] = [{ file: 'slack-app-manifest.yaml', render: () => slackManifestYaml() }];
+
 /** The command that regenerates every block. */
 export const REGENERATE = 'npm run docs';
 
@@ -59,13 +65,15 @@ export function replaceBlock(text: string, file: string, name: string, body: str
   return `${text.slice(0, b)}${begin(name)}\n${body.trim()}\n${text.slice(e)}`;
 }
 
-/** Each file with generated blocks: what is on disk now and what it should be. */
+/** Each generated file (blocks or whole): what is on disk now and what it should be. */
 export function renderDocs(root: string = REPO_ROOT): { file: string; current: string; expected: string }[] {
   const files = [...new Set(BLOCKS.map((b) => b.file))];
-  return files.map((file) => {
+  const blocks = files.map((file) => {
     const current = readFileSync(`${root}/${file}`, 'utf8');
     let expected = current;
     for (const block of BLOCKS.filter((x) => x.file === file)) expected = replaceBlock(expected, file, block.name, block.render());
     return { file, current, expected };
   });
+  const whole = WHOLE_FILES.map(({ file, render }) => ({ file, current: existsSync(`${root}/${file}`) ? readFileSync(`${root}/${file}`, 'utf8') : '', expected: render() }));
+  return [...blocks, ...whole];
 }

@@ -1,0 +1,67 @@
+/**
+ * The Slack app manifest a user pastes into "Create app → From manifest"
+ * works with this bot: it is YAML, declares a slash command for every chat
+ * command the bot parses (and no other), sends them and button clicks to the
+ * bot's one request URL, and asks for every scope the Slack adapter's Web API
+ * calls need. docs/chat.md covers every chat command and role.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { ROLES } from '../../src/bot/access.ts';
+import { COMMAND_NAMES } from '../../src/bot/commands.ts';
+import { SLACK_REQUEST_URL } from '../../src/docs/slack-manifest.ts';
+
+const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
+
+// biome-ignore lint/suspicious/noExplicitAny: a parsed manifest is untyped YAML
+const manifest = parse(read('slack-app-manifest.yaml')) as any;
+const adapterSource = read('src/bot/slack/slack-adapter.ts');
+
+/** The bot scope each Web API method the adapter calls needs (Slack's method docs). */
+const SCOPE_OF_METHOD: Record<string, string> = {
+  'chat.postMessage': 'chat:write',
+  'chat.update': 'chat:write',
+  'chat.postEphemeral': 'chat:write',
+  'chat.delete': 'chat:write',
+  'files.uploadV2': 'files:write',
+  'reactions.add': 'reactions:write',
+  'conversations.info': 'channels:read',
+  'users.info': 'users:read',
+};
+
+describe('slack-app-manifest.yaml', () => {
+  it('declares a slash command for every chat command, and no other', () => {
+    const declared = (manifest.features.slash_commands as { command: string }[]).map((c) => c.command).sort();
+    expect(declared, 'run `npm run docs` to regenerate the manifest from src/bot/commands.ts').toEqual(COMMAND_NAMES.map((n) => `/${n}`).sort());
+  });
+
+  it('sends every command and every button click to the bot’s one request URL', () => {
+    for (const c of manifest.features.slash_commands) expect(c.url, c.command).toBe(SLACK_REQUEST_URL);
+    expect(manifest.settings.interactivity).toEqual({ is_enabled: true, request_url: SLACK_REQUEST_URL });
+    expect(SLACK_REQUEST_URL).toMatch(/^https:\/\/YOUR-HOST\/slack\/events$/);
+  });
+
+  it('asks for the scope of every Web API method the Slack adapter calls', () => {
+    const methods = [...new Set([...adapterSource.matchAll(/client\.(\w+)\.(\w+)\(/g)].map((m) => `${m[1]}.${m[2]}`))];
+    expect(methods.length).toBeGreaterThan(0);
+    const unknown = methods.filter((m) => !SCOPE_OF_METHOD[m]);
+    expect(unknown, 'the adapter calls a method this test does not know: add its scope to SCOPE_OF_METHOD and to src/docs/slack-manifest.ts').toEqual([]);
+    const needed = new Set(methods.map((m) => SCOPE_OF_METHOD[m]!));
+    if (/app\.command\(/.test(adapterSource)) needed.add('commands');
+    const granted = manifest.oauth_config.scopes.bot as string[];
+    expect([...needed].filter((s) => !granted.includes(s)), 'add these bot scopes in src/docs/slack-manifest.ts, then `npm run docs`').toEqual([]);
+  });
+});
+
+describe('docs/chat.md', () => {
+  const doc = read('docs/chat.md');
+
+  it('explains every chat command', () => {
+    expect(COMMAND_NAMES.filter((n) => !doc.includes(`\`/${n}`))).toEqual([]);
+  });
+
+  it('explains every access role', () => {
+    expect(ROLES.filter((r) => !doc.includes(`\`${r}\``))).toEqual([]);
+  });
+});
