@@ -31,31 +31,34 @@ export class LocalExecutor implements Executor {
 
   async close(): Promise<void> {
     this.pool.close();
-    for (const c of this.children) if (c.exitCode === null) c.kill('SIGTERM');
+    for (const c of this.children) {
+      c.stdin?.end();
+      // The whole session (its own process group): the driver's step waiters trap HUP and kill their steps.
+      if (c.exitCode === null && c.pid) signalGroup(c.pid, 'SIGHUP');
+    }
     this.children.clear();
   }
 
   private async open(): Promise<ShellSession> {
-    const child = spawn('sh', [], { stdio: ['pipe', 'pipe', 'ignore'] });
+    // detached: the shell leads its own process group, which the driver's guard signals when stdin closes.
+    const child = spawn('sh', [], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
     this.children.add(child);
     child.on('exit', () => this.children.delete(child));
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', (e) => reject(new TriageError('EXEC_FAILED', `cannot start sh on this machine: ${e.message}`)));
     });
-    const session = new ShellSession(
-      child.stdin!,
-      child.stdout!,
-      async (pgid) => {
-        try {
-          process.kill(-pgid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      },
-      'local',
-    );
+    child.stdin!.on('error', () => {}); // EPIPE once the shell is gone; the session reports it as closed
+    const session = new ShellSession(child.stdin!, child.stdout!, 'local');
     await session.ready();
     return session;
+  }
+}
+
+function signalGroup(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, sig);
+  } catch {
+    // already gone
   }
 }

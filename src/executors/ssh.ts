@@ -8,7 +8,14 @@
  * - The host key is checked against the pinned fingerprint or known_hosts;
  *   an unknown or changed key is refused with `SSH_HOSTKEY`.
  * - A timed-out or cancelled command is killed on the host (its whole process
- *   group), not just its channel.
+ *   group), not just its channel; a dropped connection kills it too (see
+ *   {@link ShellSession}).
+ * - A bad host is a rejected `TriageError` for that host, never a crash or a
+ *   hang: TCP connect and the SSH handshake are each bounded by
+ *   `connectTimeoutMs`, and so is starting a shell on the connection; every
+ *   ssh2 'error' has a listener for the client's whole life (ssh2 emits more
+ *   than one, e.g. "Connection lost before handshake" after a handshake
+ *   timeout). A connection lost mid-step is `SSH_CONNECT` (host unreachable).
  *
  * Deliberately left out: jump hosts, password auth, SFTP.
  */
@@ -37,9 +44,17 @@ export interface SshExecutorOptions {
 
 interface Conn {
   client: Client;
+  sock?: Socket;
   pool: SessionPool;
   ready: Promise<void>;
   closed: boolean;
+  /** Set by `drop()`: errors after it are ours, not the host's. */
+  closedByUs: boolean;
+  /** The first error or close seen on the connection. */
+  lost?: Error;
+  /** Where the client's errors go while connecting (afterwards they only mark the connection lost). */
+  onError?: (err: Error) => void;
+  onClose?: () => void;
 }
 
 export class SshExecutor implements Executor {
@@ -55,7 +70,13 @@ export class SshExecutor implements Executor {
   async exec(host: HostSpec, command: string, opts?: ExecOptions): Promise<ExecResult> {
     const conn = this.connection(host);
     await conn.ready;
-    return conn.pool.use((s) => s.run(command, opts));
+    try {
+      return await conn.pool.use((s) => s.run(command, opts));
+    } catch (e) {
+      // The shell went away because the connection did: the host is unreachable, not the command broken.
+      if (conn.lost && !conn.closedByUs) throw lostError(host, conn.lost, e);
+      throw e;
+    }
   }
 
   async close(): Promise<void> {
@@ -81,17 +102,29 @@ export class SshExecutor implements Executor {
     const conn: Conn = {
       client,
       closed: false,
+      closedByUs: false,
       ready: Promise.resolve(),
       pool: new SessionPool(() => this.openSession(conn, host), this.maxSessions),
     };
-    conn.ready = this.connect(client, host);
-    conn.ready.catch(() => {
-      this.drop(conn);
-      if (this.conns.get(k) === conn) this.conns.delete(k);
-    });
-    client.on('close', () => {
+    const forget = () => {
       conn.closed = true;
       if (this.conns.get(k) === conn) this.conns.delete(k);
+    };
+    // One listener for the client's whole life: ssh2 emits 'error' more than once (a handshake
+    // timeout is followed by "Connection lost before handshake"), and an unheard one kills the process.
+    client.on('error', (err: Error) => {
+      conn.lost ??= err;
+      conn.onError?.(err);
+    });
+    client.on('close', () => {
+      conn.lost ??= new Error('connection closed');
+      conn.onClose?.();
+      forget();
+    });
+    conn.ready = this.connect(conn, host);
+    conn.ready.catch(() => {
+      this.drop(conn);
+      forget();
     });
     this.conns.set(k, conn);
     return conn;
@@ -99,87 +132,157 @@ export class SshExecutor implements Executor {
 
   private drop(c: Conn): void {
     c.closed = true;
+    c.closedByUs = true;
     c.pool.close();
     c.client.end();
+    c.sock?.destroy();
   }
 
-  private async connect(client: Client, host: HostSpec): Promise<void> {
+  private async connect(conn: Conn, host: HostSpec): Promise<void> {
+    const { client } = conn;
     const port = host.port ?? 22;
     const where = `${host.name} (${host.address}:${port})`;
     const timeoutMs = host.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const sock = await tcpConnect(host.address, port, timeoutMs, where);
+    conn.sock = sock;
+    if (conn.closedByUs) {
+      sock.destroy();
+      throw new TriageError('SSH_CONNECT', `${where}: the executor was closed while connecting`);
+    }
 
     let verdict: HostKeyVerdict | undefined;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error & { level?: string }) => {
-        sock.destroy();
-        if (verdict && !verdict.ok) return reject(hostKeyError(where, verdict, host));
-        if (err.level === 'client-authentication') {
-          return reject(
-            new TriageError('SSH_AUTH', `${where} refused the key for user ${host.user}`, {
-              fix: `add the public key of hosts.${host.name}.privateKey to ~${host.user}/.ssh/authorized_keys on the host`,
-              cause: err,
-            }),
-          );
-        }
-        if (err.level === 'client-timeout') {
-          return reject(
+    try {
+      await new Promise<void>((resolve, reject) => {
+        // The handshake (banner, key exchange, auth) gets its own bound, whatever ssh2 does.
+        const timer = setTimeout(() => {
+          settle(
             new TriageError('SSH_CONNECT', `${where} did not finish the SSH handshake within ${timeoutMs} ms`, {
-              fix: 'check that sshd answers on that port and is not overloaded',
-              cause: err,
+              fix: 'check that an SSH server (not some other service) answers on that port and is not overloaded',
             }),
           );
+        }, timeoutMs);
+        timer.unref();
+        const settle = (err?: Error) => {
+          clearTimeout(timer);
+          conn.onError = undefined;
+          conn.onClose = undefined;
+          if (err) reject(err);
+          else resolve();
+        };
+        conn.onError = (err: Error & { level?: string }) => settle(handshakeError(err, where, host, verdict, timeoutMs));
+        conn.onClose = () =>
+          settle(
+            verdict && !verdict.ok
+              ? hostKeyError(where, verdict, host)
+              : new TriageError('SSH_CONNECT', `${where} closed the connection before the SSH handshake finished`, {
+                  fix: 'check that sshd runs on that port (MaxStartups, LoginGraceTime, tcp wrappers)',
+                }),
+          );
+        client.once('ready', () => settle());
+        try {
+          client.connect({
+            sock,
+            host: host.address,
+            port,
+            username: host.user,
+            privateKey: host.privateKey,
+            passphrase: host.passphrase,
+            agent: host.agent ? process.env.SSH_AUTH_SOCK : undefined,
+            readyTimeout: timeoutMs,
+            keepaliveInterval: this.keepaliveMs,
+            keepaliveCountMax: 3,
+            hostVerifier: (key: Buffer) => {
+              verdict = verifyHostKey(key, host, port);
+              return verdict.ok;
+            },
+          });
+        } catch (e) {
+          // e.g. an unreadable private key: ssh2 throws instead of emitting
+          settle(new TriageError('SSH_AUTH', `${where}: cannot use the key of hosts.${host.name}: ${(e as Error).message}`, { cause: e }));
         }
-        reject(new TriageError('SSH_CONNECT', `${where}: ${err.message}`, { fix: 'check the address, port and sshd on the host', cause: err }));
-      };
-      client.once('ready', () => {
-        client.off('error', onError);
-        client.on('error', () => {}); // later errors surface as 'close' and a broken session
-        resolve();
       });
-      client.once('error', onError);
-      client.connect({
-        sock,
-        host: host.address,
-        port,
-        username: host.user,
-        privateKey: host.privateKey,
-        passphrase: host.passphrase,
-        agent: host.agent ? process.env.SSH_AUTH_SOCK : undefined,
-        readyTimeout: timeoutMs,
-        keepaliveInterval: this.keepaliveMs,
-        keepaliveCountMax: 3,
-        hostVerifier: (key: Buffer) => {
-          verdict = verifyHostKey(key, host, port);
-          return verdict.ok;
-        },
-      });
-    });
+    } catch (e) {
+      sock.destroy();
+      throw e;
+    }
   }
 
   private async openSession(conn: Conn, host: HostSpec): Promise<ShellSession> {
-    const channel = await new Promise<ClientChannel>((resolve, reject) => {
-      // `exec sh` instead of a pty shell: no prompts, no echo; the login shell runs once per session.
-      conn.client.exec('exec sh', (err, ch) => (err ? reject(wrapExec(err, host)) : resolve(ch)));
+    const where = `${host.name} (${host.address}:${host.port ?? 22})`;
+    const timeoutMs = host.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    let channel: ClientChannel | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const bounded = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        channel?.close();
+        reject(new TriageError('EXEC_FAILED', `${where} did not start a shell within ${timeoutMs} ms`, {
+          fix: "check the login shell and rc files of the SSH user on the host (they run once per session)",
+        }));
+      }, timeoutMs);
+      timer.unref();
     });
-    channel.stderr.resume();
-    const session = new ShellSession(channel, channel, (pgid) => this.killGroup(conn, pgid), host.name);
-    await session.ready();
-    return session;
+    try {
+      channel = await Promise.race([
+        bounded,
+        new Promise<ClientChannel>((resolve, reject) => {
+          try {
+            // `exec sh` instead of a pty shell: no prompts, no echo; the login shell runs once per session.
+            conn.client.exec('exec sh', (err, ch) => (err ? reject(wrapExec(err, host)) : resolve(ch)));
+          } catch (e) {
+            reject(wrapExec(e as Error, host)); // ssh2 throws when the connection is already gone
+          }
+        }),
+      ]);
+      channel.on('error', () => {}); // surfaces as the session closing
+      channel.stderr.on('error', () => {});
+      channel.stderr.resume();
+      const session = new ShellSession(channel, channel, host.name);
+      try {
+        await Promise.race([bounded, session.ready()]);
+      } catch (e) {
+        session.close();
+        throw e;
+      }
+      return session;
+    } catch (e) {
+      if (conn.lost && !conn.closedByUs) throw lostError(host, conn.lost, e);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
   }
+}
 
-  /** Kills a process group on the host through a separate channel (the session's own shell is busy waiting). */
-  private killGroup(conn: Conn, pgid: number): Promise<void> {
-    return new Promise((resolve) => {
-      if (!Number.isInteger(pgid) || pgid <= 1) return resolve();
-      conn.client.exec(`kill -KILL -- -${pgid} 2>/dev/null || kill -KILL ${pgid} 2>/dev/null; true`, (err, ch) => {
-        if (err) return resolve();
-        ch.on('close', () => resolve());
-        ch.resume();
-        ch.stderr.resume();
-      });
+function handshakeError(
+  err: Error & { level?: string },
+  where: string,
+  host: HostSpec,
+  verdict: HostKeyVerdict | undefined,
+  timeoutMs: number,
+): TriageError {
+  if (verdict && !verdict.ok) return hostKeyError(where, verdict, host);
+  if (err.level === 'client-authentication') {
+    return new TriageError('SSH_AUTH', `${where} refused the key for user ${host.user}`, {
+      fix: `add the public key of hosts.${host.name}.privateKey to ~${host.user}/.ssh/authorized_keys on the host`,
+      cause: err,
     });
   }
+  if (err.level === 'client-timeout') {
+    return new TriageError('SSH_CONNECT', `${where} did not finish the SSH handshake within ${timeoutMs} ms`, {
+      fix: 'check that an SSH server (not some other service) answers on that port and is not overloaded',
+      cause: err,
+    });
+  }
+  return new TriageError('SSH_CONNECT', `${where}: ${err.message}`, { fix: 'check the address, port and sshd on the host', cause: err });
+}
+
+/** A step or session that failed because the connection went away. */
+function lostError(host: HostSpec, lost: Error, cause: unknown): TriageError {
+  const where = `${host.name} (${host.address}:${host.port ?? 22})`;
+  return new TriageError('SSH_CONNECT', `lost the connection to ${where}: ${lost.message}`, {
+    fix: 'check the network and sshd on the host; the step was stopped there when the connection dropped',
+    cause,
+  });
 }
 
 function verifyHostKey(key: Buffer, host: HostSpec, port: number): HostKeyVerdict {
@@ -226,7 +329,8 @@ function tcpConnect(address: string, port: number, timeoutMs: number, where: str
       sock.setKeepAlive(true, 30_000);
       resolve(sock);
     });
-    sock.once('error', (e: NodeJS.ErrnoException) => {
+    // Kept for the socket's life: ssh2 adds its own, but not before connect() is called.
+    sock.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       reject(new TriageError('SSH_CONNECT', `${where}: ${e.code ?? e.message}`, { fix: 'check the address, the port and that sshd runs on the host', cause: e }));
     });
