@@ -30,6 +30,7 @@ import { TriageError } from '../errors.ts';
 import { compileExpr } from './expr.ts';
 import { getProbe, MAX_PROBE_CHARS, probeArity, probeNames } from './probes.ts';
 import { durationFix, parseDuration, type Runbook } from './schema.ts';
+import { SIGNATURE_CAPTURES } from './signatures.ts';
 import { templateExprs } from './template.ts';
 
 /** What every step offers besides its captures. */
@@ -129,7 +130,7 @@ export function lintRunbook(
     }
     const field = rest[0];
     if (field === undefined) return;
-    const fields = [...Object.keys(step.capture), ...STEP_FIELDS];
+    const fields = [...Object.keys(step.capture), ...(step.signatures ? SIGNATURE_CAPTURES : []), ...STEP_FIELDS];
     if (!fields.includes(field)) {
       problem(scope, `step "${root}" has no capture "${field}" (in "${p}")${didYouMean(field, fields, `${root}.`)}`, `its captures: ${Object.keys(step.capture).join(', ') || 'none'}; every step also has ${STEP_FIELDS.join(', ')}`);
       return;
@@ -264,16 +265,16 @@ export function closest(name: string, candidates: string[]): string | undefined 
   return best !== undefined && bestD <= Math.max(1, Math.floor(Math.max(name.length, best.length) / 3)) ? best : undefined;
 }
 
+/** Edits (insert, delete, substitute, swap two neighbours) that turn `a` into `b`. */
 function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
     }
   }
-  return row[b.length]!;
+  return d[a.length]![b.length]!;
 }
