@@ -15,6 +15,7 @@ import { resolveSecret } from '../config.ts';
 import { TriageError } from '../errors.ts';
 import { RunQueue } from '../queue/producer.ts';
 import type { RedisHandle } from '../queue/redis.ts';
+import { within } from '../queue/redis-watch.ts';
 import { startWorker, type TriageWorker, type WorkerOptions } from '../queue/worker.ts';
 import { escapeText } from '../escape.ts';
 import { redact, registerSecret } from '../redact.ts';
@@ -45,9 +46,10 @@ export interface StartBotOptions {
   /** Tuning for the core (pacing, delivery retries, live card timings). */
   core?: Partial<Pick<ChatCoreOptions, 'pacing' | 'delivery' | 'liveCard' | 'consoleRole'>>;
   /**
-   * How long `stop()` lets the embedded worker finish in-flight steps before
-   * handing them back to other workers. Default 30 000 ms; `stop()` never
-   * waits much longer than this.
+   * How long `stop()` may take in all: adapters and the core get a share of
+   * it, the embedded worker finishes in-flight steps in the rest before
+   * handing them back to other workers. Default 30 000 ms; `stop()` ends
+   * within it, with or without Redis.
    */
   stopGraceMs?: number;
   /** Tuning for the embedded worker. */
@@ -134,23 +136,35 @@ export async function startBot(o: StartBotOptions): Promise<RunningBot> {
 
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      // Everything shares one grace, so a stop ends within it even with Redis or a chat platform gone.
+      const grace = o.stopGraceMs ?? 30_000;
+      const deadline = Date.now() + grace;
+      const left = () => Math.max(0, deadline - Date.now());
       // Adapters first, so no new command arrives while the core drains.
-      for (const a of [...started].reverse()) await a.stop().catch((e: unknown) => log(`bot: stopping ${a.platform}: ${String(e)}`));
-      await core.close().catch((e: unknown) => log(`bot: closing the core: ${String(e)}`));
+      for (const a of [...started].reverse()) {
+        const stopped = a.stop().then(
+          () => true,
+          (e: unknown) => {
+            log(`bot: stopping ${a.platform}: ${String(e)}`);
+            return true;
+          },
+        );
+        if (!(await within(stopped, Math.min(5000, Math.floor(grace / 4)), false))) log(`bot: ${a.platform} did not stop in time; leaving it`);
+      }
+      await core.close(Math.min(5000, Math.floor(left() / 4))).catch((e: unknown) => log(`bot: closing the core: ${String(e)}`));
       if (worker) {
-        const grace = o.stopGraceMs ?? 30_000;
-        const closed = worker.close(grace).then(
+        const budget = left();
+        const closed = worker.close(budget).then(
           () => true,
           (e: unknown) => {
             log(`bot: closing the worker: ${String(e)}`);
             return true;
           },
         );
-        // A stop must end: if the worker is still busy well after its grace, leave it to the process exit.
-        const bound = new Promise<false>((r) => setTimeout(() => r(false), grace + 5000).unref());
-        if (!(await Promise.race([closed, bound]))) log(`bot: the worker did not stop within ${grace + 5000} ms; leaving it`);
+        // A stop must end: if the worker is still busy past the grace, leave it to the process exit.
+        if (!(await within(closed, budget + 500, false))) log(`bot: the worker did not stop within ${grace} ms; leaving it`);
       }
-      await queue.close().catch(() => {});
+      await within(queue.close(), 1000, undefined).catch(() => {});
       redis.disconnect();
     })();
     return stopping;

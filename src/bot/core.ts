@@ -16,6 +16,7 @@ import type { LoadedConfig, Role } from '../config.ts';
 import { isTriageError, type TriageError, TriageErrors } from '../errors.ts';
 import type { RunEvent } from '../queue/jobs.ts';
 import type { RunQueue } from '../queue/producer.ts';
+import { RedisWatch, within } from '../queue/redis-watch.ts';
 import type { RunRecord } from '../queue/store.ts';
 import { escapeText } from '../escape.ts';
 import { redact } from '../redact.ts';
@@ -51,6 +52,12 @@ export interface ChatCoreOptions {
   liveCard?: Pick<LiveCardOptions, 'endGraceMs' | 'reconnectDelayMs' | 'maxReconnects'>;
   /** Where problems are logged (lines are redacted first). Default stderr. */
   log?: (line: string) => void;
+  /**
+   * While Redis is unreachable, how long a command that needs the queue waits
+   * for it to come back (after replying "the queue is unavailable, retrying")
+   * before giving up. Default 30 000 ms.
+   */
+  queueRetryMs?: number;
 }
 
 /** What a handler did, for the audit trail. */
@@ -73,6 +80,9 @@ type Router = { [N in CommandName]: Handler<N> };
 
 const ONCALL_NOT_SET_UP = 'on-call features are not set up yet';
 const DEDUPE_TTL_S = 86_400;
+/** Commands answered from config alone: served even while Redis is down. */
+const WITHOUT_QUEUE = new Set<CommandName>(['help', 'runbooks', 'targets', 'ack', 'resolve', 'note', 'handoff', 'digest', 'schedules']);
+const QUEUE_UNAVAILABLE = 'the queue is unavailable, retrying';
 const PREFIX: Record<Platform, string> = { telegram: 'tg:', slack: 'slack:', console: 'console:' };
 
 /** Routes chat commands to runs, replies and live cards. */
@@ -84,9 +94,11 @@ export class ChatCore {
   private readonly log: (line: string) => void;
   private readonly router: Router;
   private closed = false;
+  private readonly redisWatch: RedisWatch;
 
   constructor(private readonly o: ChatCoreOptions) {
     this.access = new AccessPolicy(o.loaded, { consoleRole: o.consoleRole });
+    this.redisWatch = new RedisWatch(o.redis);
     const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     this.log = (line) => log(escapeText(redact(line)));
     const notSetUp = async (ctx: Context): Promise<Outcome> => {
@@ -135,7 +147,9 @@ export class ChatCore {
         result = { outcome: 'error', detail: 'shutting down' };
         return;
       }
-      if (!(await this.firstDelivery(cmd))) {
+      // Without Redis there is no dedupe: a repeated /help is harmless; queue commands are deduped once it is back.
+      const redisUp = this.redisWatch.up;
+      if (redisUp && !(await this.firstDelivery(cmd))) {
         result = { outcome: 'duplicate', detail: `delivery ${clip(cmd.deliveryId, 60)} seen before` };
         return;
       }
@@ -157,15 +171,29 @@ export class ChatCore {
         result = { outcome: 'denied', detail: `ACCESS_DENIED: ${allowed.reason}, /${parsed.name} needs ${COMMANDS[parsed.name].role}` };
         return;
       }
+      if (!redisUp && !WITHOUT_QUEUE.has(parsed.name)) {
+        reply(QUEUE_UNAVAILABLE);
+        if (!(await this.redisWatch.untilUp(this.o.queueRetryMs ?? 30_000))) {
+          reply('✗ the queue is still unavailable; nothing was started — try again in a minute');
+          result = { outcome: 'error', detail: 'REDIS_UNAVAILABLE: queue unavailable' };
+          return;
+        }
+        if (!(await this.firstDelivery(cmd))) {
+          result = { outcome: 'duplicate', detail: `delivery ${clip(cmd.deliveryId, 60)} seen before` };
+          return;
+        }
+      }
       const handler = this.router[parsed.name] as Handler<CommandName>;
       const r = await handler({ cmd, role: allowed.role, reply }, parsed as never);
       result = { ...r, outcome: r.outcome ?? 'ok' };
     } catch (e) {
       result = this.failed(cmd, e);
     } finally {
-      await this.o.audit
+      // The entry is written when Redis is back; the command does not wait for that.
+      const audited = this.o.audit
         .record({ platform: cmd.platform, user: cmd.user, room: cmd.room, text: cmd.text, ...result })
         .catch((e) => this.log(`audit: could not record a command: ${errorText(e)}`));
+      if (this.redisWatch.up) await within(audited, 2000, undefined);
     }
   }
 
