@@ -16,6 +16,7 @@ type CommandFn = (args: string[], io: CliIO) => Promise<number>;
 
 /** Each subcommand is loaded only when it runs: `--help` and `lint` never load the queue, SSH or chat libraries. */
 const LOADERS: Record<string, () => Promise<CommandFn>> = {
+  init: async () => (await import('./cli/init.ts')).initCommand,
   run: async () => (await import('./cli/run.ts')).runCommand,
   worker: async () => (await import('./cli/worker.ts')).workerCommand,
   status: async () => (await import('./cli/status.ts')).statusCommand,

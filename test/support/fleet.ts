@@ -66,6 +66,8 @@ export interface FleetOptions {
   hosts?: number;
   /** Login user. Default the current user. */
   user?: string;
+  /** Environment sshd sets in every session (`SetEnv`), e.g. a private TMPDIR to count a test's temp files exactly. */
+  sessionEnv?: Record<string, string>;
 }
 
 /** Makes sure sshd and ssh-keygen exist (installs them as root, else throws saying what to install). */
@@ -89,7 +91,7 @@ async function fingerprintOf(pubFile: string): Promise<string> {
 const OPTIONAL_DIRECTIVES = ['PerSourceMaxStartups', 'PerSourcePenalties', 'KbdInteractiveAuthentication'];
 let unsupportedDirectives: Set<string> | undefined;
 
-function sshdConfig(o: { addresses: string[]; port: number; hostKey: string; pidFile: string; authorizedKeys: string }): string {
+function sshdConfig(o: { addresses: string[]; port: number; hostKey: string; pidFile: string; authorizedKeys: string; setEnv?: string }): string {
   const lines = [
     ...o.addresses.map((a) => `ListenAddress ${a}:${o.port}`),
     `HostKey ${o.hostKey}`,
@@ -112,6 +114,7 @@ function sshdConfig(o: { addresses: string[]; port: number; hostKey: string; pid
     'PrintLastLog no',
     'X11Forwarding no',
     'LogLevel ERROR',
+    ...(o.setEnv ? [`SetEnv ${o.setEnv}`] : []),
   ];
   return `${lines.filter((l) => !unsupportedDirectives?.has(l.split(' ')[0])).join('\n')}\n`;
 }
@@ -159,6 +162,7 @@ async function startSshd(o: {
   port: number;
   hostKey: string;
   authorizedKeys: string;
+  setEnv?: string;
 }): Promise<SshdProcess | undefined> {
   const cfgArgs = {
     addresses: o.addresses,
@@ -166,6 +170,7 @@ async function startSshd(o: {
     hostKey: o.hostKey,
     pidFile: path.join(o.dir, `${o.name}.pid`),
     authorizedKeys: o.authorizedKeys,
+    setEnv: o.setEnv,
   };
   await probeDirectives(o.dir, cfgArgs);
   const cfg = path.join(o.dir, `${o.name}.conf`);
@@ -249,6 +254,7 @@ export async function startFleet(opts: FleetOptions = {}): Promise<Fleet> {
   const hostKeyFingerprint = await fingerprintOf(`${hostKey}.pub`);
   const hostPublicKey = (await fsp.readFile(`${hostKey}.pub`, 'utf8')).trim().split(/\s+/).slice(0, 2).join(' ');
 
+  const setEnv = opts.sessionEnv && Object.entries(opts.sessionEnv).map(([k, v]) => JSON.stringify(`${k}=${v}`)).join(' ');
   const addresses = Array.from({ length: count }, (_, i) => `127.0.0.${i + 2}`);
   const groups = chunk(addresses, ADDRESSES_PER_SSHD);
   let sshds: SshdProcess[] = [];
@@ -258,7 +264,7 @@ export async function startFleet(opts: FleetOptions = {}): Promise<Fleet> {
       const candidate = await portFreeOnAll(addresses);
       if (candidate === undefined) continue;
       const started = await Promise.all(
-        groups.map((g, i) => startSshd({ dir, name: `sshd-${i}`, addresses: g, port: candidate, hostKey, authorizedKeys })),
+        groups.map((g, i) => startSshd({ dir, name: `sshd-${i}`, addresses: g, port: candidate, hostKey, authorizedKeys, setEnv })),
       );
       if (started.every((s) => s !== undefined)) {
         sshds = started as SshdProcess[];
