@@ -83,7 +83,7 @@ export function planCommands(plan: RunPlan): { host: string; steps: { id: string
           const note = [s.when ? `only if ${s.when}${s.skip ? ` (else skipped: ${s.skip})` : ''}` : '', s.changes ? 'changes the host: needs approval' : ''].filter(Boolean).join('; ');
           return { id: s.id, title: s.title, command: describeStepCommand(s, ctx), ...(note ? { note } : {}) };
         } catch (e) {
-          if (e instanceof MissingValueError) return { id: s.id, title: s.title, note: `skipped: ${e.message}` };
+          if (e instanceof MissingValueError) return { id: s.id, title: s.title, note: `skipped: ${s.skip ?? e.message}` };
           throw e;
         }
       }),
