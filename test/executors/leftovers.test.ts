@@ -17,7 +17,7 @@ import type { Executor, HostSpec } from '../../src/executors/executor.ts';
 import { LocalExecutor } from '../../src/executors/local.ts';
 import { SshExecutor } from '../../src/executors/ssh.ts';
 import { type Fleet, startFleet } from '../support/fleet.ts';
-import { type Census, type CensusScope, census, settledCensus, summary, untilRunning } from '../support/host-census.ts';
+import { type Census, type CensusScope, census, settledCensus, summary, untilGone, untilRunning } from '../support/host-census.ts';
 import { type CuttableProxy, cuttableProxy } from '../support/tcp-faults.ts';
 import { rejection } from '../support/wait.ts';
 
@@ -116,20 +116,33 @@ describe('over SSH, nothing is left on the host', () => {
   it('when the executor is closed while a step runs', async () => {
     await leavesNothing(scope(), 'ssh: executor closed mid-step', async () => {
       const ssh = new SshExecutor();
-      const p = ssh.exec(spec(), 'sleep 5106', { timeoutMs: 63_000 });
+      const p = rejection(ssh.exec(spec(), 'sleep 5106', { timeoutMs: 63_000 }));
       await untilRunning(scope(), 'sleep 5106');
       await ssh.close();
-      expect(await rejection(p)).toMatchObject({ name: 'TriageError' });
+      expect(await p).toMatchObject({ name: 'TriageError' });
     });
   });
 
   it('when the connection drops mid-step (the socket is cut)', async () => {
     await leavesNothing(scope(), 'ssh: connection cut mid-step', async () => {
       const ssh = new SshExecutor();
-      const p = ssh.exec(viaProxy(), 'sleep 5107 & sleep 5108', { timeoutMs: 64_000 });
+      const p = rejection(ssh.exec(viaProxy(), 'sleep 5107 & sleep 5108', { timeoutMs: 64_000 }));
       await untilRunning(scope(), 'sleep 5108');
       proxy.cut();
-      expect(await rejection(p)).toMatchObject({ code: 'SSH_CONNECT' });
+      expect(await p).toMatchObject({ code: 'SSH_CONNECT' });
+      await ssh.close();
+    });
+  });
+
+  it('when the client vanishes without closing TCP (a partition): the host ends the step by its own deadline', async () => {
+    await leavesNothing(scope(), 'ssh: partition mid-step (1 s step)', async () => {
+      const ssh = new SshExecutor({ keepaliveMs: 300 });
+      const p = rejection(ssh.exec(viaProxy(), 'sleep 5111 & sleep 5112', { timeoutMs: 1000 }));
+      await untilRunning(scope(), 'sleep 5112');
+      proxy.freeze(); // the client's kill request never arrives, and sshd never hears the client go
+      expect(await p).toMatchObject({ code: 'SSH_CONNECT' });
+      await untilGone(scope(), 'sleep 511'); // host-side timeout(1), 2 s after the step's deadline
+      proxy.cut(); // now the session's own shells may go too
       await ssh.close();
     });
   });
@@ -182,10 +195,10 @@ describe('on the local machine, nothing is left behind', () => {
   it('when the executor is closed while a step runs', async () => {
     await leavesNothing(scope, 'local: executor closed mid-step', async () => {
       const other = new LocalExecutor();
-      const p = other.exec(local, 'sleep 5206 & sleep 5207', { timeoutMs: 63_000 });
+      const p = rejection(other.exec(local, 'sleep 5206 & sleep 5207', { timeoutMs: 63_000 }));
       await untilRunning(scope, 'sleep 5207');
       await other.close();
-      expect(await rejection(p)).toMatchObject({ name: 'TriageError' });
+      expect(await p).toMatchObject({ name: 'TriageError' });
     });
   });
 

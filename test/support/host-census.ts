@@ -124,3 +124,13 @@ export function untilRunning(scope: CensusScope, needle: string, timeoutMs = 10_
     { timeoutMs, everyMs: 50, what: () => JSON.stringify(census(scope).processes), label: `"${needle}" on the host` },
   );
 }
+
+/** Waits until no process matching `needle` runs in `scope`; rejects (listing them) after `timeoutMs`. */
+export async function untilGone(scope: CensusScope, needle: string, timeoutMs = 10_000): Promise<void> {
+  await pollUntil(() => running(scope, needle).length === 0, {
+    timeoutMs,
+    everyMs: 100,
+    what: () => JSON.stringify(running(scope, needle)),
+    label: `"${needle}" gone from the host`,
+  });
+}

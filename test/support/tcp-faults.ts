@@ -101,6 +101,11 @@ export interface CuttableProxy {
   live(): number;
   /** Destroys every piped connection at once (both sides), as a dropped network would. */
   cut(): void;
+  /**
+   * Stops forwarding in both directions but keeps both sockets open, as a
+   * network partition would: neither end sees a FIN. `cut()` ends it.
+   */
+  freeze(): void;
   stop(): Promise<void>;
 }
 
@@ -132,11 +137,20 @@ export async function cuttableProxy(target: { address: string; port: number }): 
     }
     pairs.clear();
   };
+  const freeze = () => {
+    for (const [a, b] of pairs) {
+      a.unpipe(b);
+      b.unpipe(a);
+      a.pause();
+      b.pause();
+    }
+  };
   return {
     address: '127.0.0.1',
     port,
     live: () => pairs.size,
     cut,
+    freeze,
     async stop() {
       cut();
       await closeServer(server, new Set());
