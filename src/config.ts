@@ -117,7 +117,7 @@ function noUrlCredentials(fix: string) {
       return;
     }
     const secretKey = [...u.searchParams.keys()].find((k) => SECRET_QUERY_RE.test(k));
-    const kind = u.password ? 'a password (user:password@)' : u.username ? 'a user name or token (…@ before the host)' : secretKey ? `a ${secretKey}= query parameter` : undefined;
+    const kind = u.password ? 'a password (user:password@)' : u.username ? 'a user name or token (…@ before the host)' : secretKey ? `a "${secretKey}" query parameter` : undefined;
     if (kind) ctx.addIssue({ code: 'custom', message: say(`the URL carries ${kind}: secrets may not be written inline`, fix) });
   };
 }
@@ -357,6 +357,11 @@ export const DatabaseSchema = z
       .refine((a) => isIP(a) !== 0 || DNS_RE.test(a), say('not an IP address or DNS name', 'write e.g. host: 127.0.0.1 or host: db.internal'))
       .describe("Its address as seen from the app's host."),
     port: Port.optional().describe("Its port. Default by kind: postgres 5432, mysql 3306, redis 6379, mongodb 27017."),
+    urlEnv: z
+      .string()
+      .regex(ENV_NAME_RE, say('not an environment variable name', 'use letters, digits and _, e.g. urlEnv: DATABASE_URL'))
+      .optional()
+      .meta({ description: "The variable in the target's `envFile` that holds the database URL. Runbooks read it there, on the host, and connect with `psql`/`mysql` there; the URL and its password never leave the host.", examples: ['DATABASE_URL'] }),
   })
   .strict()
   .transform((d) => ({ ...d, port: d.port ?? DEFAULT_DB_PORT[d.kind] }));
@@ -414,6 +419,10 @@ export const TargetSchema = z
       .describe("Environment variables the app needs (checked in `envFile` and in the running process)."),
     database: DatabaseSchema.optional().describe("A database the app needs."),
     logs: LogsSchema.optional().describe("Where the app logs: exactly one of `file`, `journal`, `pm2` or `docker`."),
+    upstreams: z
+      .array(httpUrl('upstreams', 'https://api.example.com'))
+      .default([])
+      .meta({ description: "Third-party services the app calls (`http://` or `https://` URLs). The `504` runbook times DNS, TCP, TLS and the first byte to each from the host; `host` checks their names resolve.", examples: [['https://api.example.com']] }),
   })
   .strict()
   .superRefine((t: Raw, ctx) => {
@@ -609,7 +618,7 @@ export const ConfigSchema = z
       }, say('not a Redis URL', 'write redis://HOST:6379 (or rediss:// for TLS)'))
       .superRefine(
         noUrlCredentials(
-          'remove redis: from the config and set the whole URL in the environment of the Triage process instead: REDIS_URL=redis://:PASSWORD@HOST:6379 (e.g. in an EnvironmentFile=)',
+          'remove redis: from the config and put the whole URL, password included, in $REDIS_URL in the environment of the Triage process (e.g. an EnvironmentFile= only Triage can read)',
         ),
       )
       .optional()

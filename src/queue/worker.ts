@@ -208,6 +208,7 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
                   params: plan.params,
                   redactor: scopeFor(d.runId),
                   executor,
+                  signatures: o.library.signatures,
                   signal: AbortSignal.any([ac.signal, lostHold]),
                   done,
                   onStep: async (s) => {

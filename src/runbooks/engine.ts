@@ -23,6 +23,7 @@ import {
 } from './result.ts';
 import type { Capture, FindingRule, Runbook, Severity, Step } from './schema.ts';
 import { stepCommand } from './probes.ts';
+import { SignatureTable } from './signatures.ts';
 import { blankTemplate, MissingValueError, renderText } from './template.ts';
 
 /** The target's config facts as runbooks see them (`target.*`). */
@@ -45,6 +46,8 @@ export interface HostRunOptions {
   approve?: (step: Step) => Promise<boolean>;
   /** Characters of output kept per step in the result. Default 4000. */
   maxOutputChars?: number;
+  /** The log-signature table `signatures: true` steps are matched against. Default the built-in table. */
+  signatures?: SignatureTable;
   /**
    * The run's redaction scope ({@link Redactor.scope}): its secret params are
    * registered there, and what one step redacts is redacted in every later
@@ -138,7 +141,7 @@ async function runStep(o: HostRunOptions, step: Step, ctx: Record<string, unknow
 
   const red = o.redactor!;
   const safe = step.safe;
-  const captures = extract(step.capture, r.stdout, r.stderr);
+  const captures = { ...extract(step.capture, r.stdout, r.stderr), ...(step.signatures ? (o.signatures ?? SignatureTable.builtin()).match(r.stdout) : {}) };
   learnCaptures(red, step, captures);
   const joined = joinOutput(r.stdout, r.stderr);
   // Redacting the output first teaches the run's scope its secrets, so captures and summary below lose them too.

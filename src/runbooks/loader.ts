@@ -14,6 +14,7 @@ import { TriageError, TriageErrors } from '../errors.ts';
 import { readTextFile, yamlToJS } from '../text-file.ts';
 import { lintRunbook } from './lint.ts';
 import { type Runbook, RunbookSchema } from './schema.ts';
+import { SIGNATURES_FILE, SignatureTable } from './signatures.ts';
 
 export { lintRunbook } from './lint.ts';
 
@@ -90,6 +91,8 @@ function zodProblems(err: ZodError, file: string, line: (p: (string | number)[])
 export class RunbookLibrary {
   private readonly byName = new Map<string, LoadedRunbook>();
   private readonly byAlias = new Map<string, string>();
+  /** The log-signature table: the built-ins plus each directory's `signatures.yaml`. */
+  signatures: SignatureTable = SignatureTable.builtin();
 
   /** Loads the built-ins and every `*.yaml`/`*.yml` in `dirs`. Throws `TriageErrors` listing every bad file. */
   static load(opts: { dirs?: string[]; builtin?: boolean } = {}): RunbookLibrary {
@@ -101,7 +104,7 @@ export class RunbookLibrary {
     for (const [dir, builtin] of sources) {
       let files: string[];
       try {
-        files = readdirSync(dir).filter((f) => ['.yaml', '.yml'].includes(extname(f))).sort();
+        files = readdirSync(dir).filter((f) => ['.yaml', '.yml'].includes(extname(f)) && f !== SIGNATURES_FILE).sort();
       } catch (e) {
         errors.push(new TriageError('RUNBOOK_INVALID', `cannot read runbook directory: ${(e as Error).message}`, { file: dir }));
         continue;
@@ -115,6 +118,12 @@ export class RunbookLibrary {
           else throw e;
         }
       }
+    }
+    try {
+      lib.signatures = SignatureTable.load(opts.dirs ?? []);
+    } catch (e) {
+      if (e instanceof TriageErrors) errors.push(...e.errors);
+      else throw e;
     }
     if (errors.length) throw new TriageErrors(errors);
     return lib;

@@ -189,6 +189,13 @@ export const StepSchema = z
      */
     secretOutput: z.boolean().default(false),
     /**
+     * Match each line of the step's stdout against the shared log-signature
+     * table (`builtin/signatures.yaml` plus a user directory's
+     * `signatures.yaml`): the step gets the captures `signature`,
+     * `signatures`, `signature_line`, ... (see `signatures.ts`). Default false.
+     */
+    signatures: z.boolean().default(false),
+    /**
      * Names of fields in this step's output (`NAME=value`, `NAME: value`,
      * `"name": "value"`) and of its captures whose values look random but are
      * not secrets, e.g. `[trace_id, commit, etag]`. Without this, strings

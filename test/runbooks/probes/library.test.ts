@@ -44,14 +44,14 @@ describe('the probe library', () => {
     expect(probeArity(getProbe('service')!)).toEqual([2, 2]);
     expect(probeArity(getProbe('nginx-proxy')!)).toEqual([2, 3]);
     expect(probeArity(getProbe('env-file')!)).toEqual([1, Number.POSITIVE_INFINITY]);
-    expect(getProbe('logs')!.env).toEqual(['LOG_FILE', 'LOG_JOURNAL', 'LOG_PM2', 'LOG_DOCKER', 'SERVICE_MANAGER', 'SERVICE_NAME']);
+    expect(getProbe('logs')!.env).toEqual(['LOG_FILE', 'LOG_JOURNAL', 'LOG_PM2', 'LOG_DOCKER', 'SERVICE_MANAGER', 'SERVICE_NAME', 'APP_PIDS']);
   });
 });
 
 describe('how a probe travels', () => {
   it('as `VARS sh -c <probe text> <name> <args>`, every variable it declares set', () => {
     const cmd = probeCommand(getProbe('logs')!, ["'300'"], { LOG_FILE: "'/var/log/app.log'" });
-    expect(cmd.startsWith("LOG_FILE='/var/log/app.log' LOG_JOURNAL='' LOG_PM2='' LOG_DOCKER='' SERVICE_MANAGER='' SERVICE_NAME='' sh -c '")).toBe(true);
+    expect(cmd.startsWith("LOG_FILE='/var/log/app.log' LOG_JOURNAL='' LOG_PM2='' LOG_DOCKER='' SERVICE_MANAGER='' SERVICE_NAME='' APP_PIDS='' sh -c '")).toBe(true);
     expect(cmd.endsWith(" 'logs' '300'")).toBe(true);
   });
 
