@@ -111,7 +111,10 @@ class InitSession {
     this.state.hostName = hostName;
 
     const h = this.state.host;
-    h.address = await this.value('address', flag('address'), 'Host address (IP or DNS name)', undefined, (s) => s);
+    h.address = await this.value('address', flag('address'), 'Host address (IP or DNS name)', undefined, (s) => {
+      if (s === 'local') throw new TriageError('USAGE', 'init sets up a host reached over SSH', { fix: 'for this machine itself write hosts: { local: { address: local } } by hand' });
+      return s;
+    });
     h.port = await this.value('ssh-port', flag('ssh-port'), 'SSH port', '22', (s) => parsePort(s));
     h.user = await this.value('user', flag('user'), 'SSH user', io.env.USER || userInfo().username, (s) => s);
     h.privateKey = await this.value('key', flag('key'), 'Private key file', defaultKey(io.env), (s) => keyPath(s, io.cwd));
@@ -307,7 +310,7 @@ class InitSession {
     if (!given.has('logs')) await this.settle('logs', p.logs?.value, why(p.logs), 'logs', logsText);
     if (!given.has('health')) {
       const url = t.port === undefined ? undefined : await findHealthUrl(run, p.listenAddress ?? '127.0.0.1', t.port);
-      await this.settle('health', url, url ? 'it answered 2xx just now' : undefined, 'health URL', String);
+      await this.settle('health', url, url ? 'it answered 2xx to a GET from the host during init' : undefined, 'health URL', String);
     }
     if (!given.has('workdir')) await this.settle('workdir', p.workdir?.value, why(p.workdir), 'workdir', String);
   }

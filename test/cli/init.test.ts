@@ -114,13 +114,15 @@ describe('triage init --yes against a host with nginx in front of an app', () =>
     expect(lint.stderr).toBe('');
     expect(lint.stdout).toBe('ok: 1 file checked');
     expect(lint.code).toBe(0);
+    // The next step it printed works as printed.
+    expect((await runCli(['run', '502', target, '--dry-run'], { cwd })).code).toBe(0);
 
     const after = await settled(before);
     expect(after.processes).toEqual(before.processes);
     expect(after.tempFiles).toEqual(before.tempFiles);
   });
 
-  it('flags override proposals, and --port none leaves the port out', async () => {
+  it('flags override proposals, and none leaves a key out', async () => {
     const cwd = await folder();
     const r = await runCli(yesFlags(['--service', 'systemd:shop-api.service', '--logs', 'journal:shop-api.service', '--nginx-config', 'none', '--health', 'none']), { cwd });
     expect(r.stderr).toBe('');
@@ -193,6 +195,19 @@ describe('bad input gets one clear line, and nothing is written', () => {
     expect(r.code).toBe(code);
     expect(r.stderr.split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(message);
+    expect(existsSync(join(cwd, 'triage.yaml'))).toBe(false);
+  });
+
+  it('a key the host does not accept is exit 3 (could not log in)', async () => {
+    const cwd = await folder();
+    const other = join(cwd, 'other_ed25519');
+    await execFileP('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
+    const args = yesFlags();
+    args[args.indexOf('--key') + 1] = other;
+    const r = await runCli(args, { cwd });
+    expect(r.code).toBe(3);
+    expect(r.stderr.split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/refused the key for user/);
     expect(existsSync(join(cwd, 'triage.yaml'))).toBe(false);
   });
 
