@@ -76,6 +76,7 @@ describe(`${DOC}`, () => {
     expect(doc).toContain('docs/examples/runbooks/disk.yaml');
     const file = new URL('../../docs/examples/local.yaml', import.meta.url).pathname;
     const loaded = parseConfig(readFileSync(file, 'utf8'), file, {});
-    expect(Object.keys(loaded.config.targets)).toEqual(['shop']);
+    expect(Object.keys(loaded.config.targets)).toEqual(['shop', 'api']);
+    for (const f of ['disk.yaml', 'token.yaml']) expect(() => loadRunbookFile(new URL(`../../docs/examples/runbooks/${f}`, import.meta.url).pathname), f).not.toThrow();
   });
 });
