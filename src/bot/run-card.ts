@@ -328,8 +328,7 @@ export function renderHostDetails(host: string, steps: StepResult[], o: HostDeta
 
 function stepLine(s: StepResult): string {
   const bits = [`${STEP_MARKS[s.status]} ${s.title}`];
-  // "condition not met: target.nginx != null" just means "not configured": the expression is noise at 3 a.m.
-  if (s.status === 'skipped') bits.push(`skipped${s.reason && !s.reason.startsWith('condition not met') ? `: ${clean(s.reason)}` : ''}`);
+  if (s.status === 'skipped') bits.push(`skipped${s.reason ? `: ${clean(s.reason)}` : ''}`);
   else if (s.status === 'error') bits.push(`error${s.errorCode ? ` ${s.errorCode}` : ''}${s.reason ? `: ${clean(s.reason)}` : ''}`);
   else if (s.status === 'timeout') bits.push(s.reason ? clean(s.reason) : 'timed out');
   else if (s.exitCode !== null && s.exitCode !== 0) bits.push(`exit ${s.exitCode}`);

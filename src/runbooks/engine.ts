@@ -15,6 +15,7 @@ import { evaluateExpr, truthy } from './expr.ts';
 import type { ParamValue } from './params.ts';
 import {
   ENGINE_CAUSES,
+  INCONCLUSIVE,
   type Finding,
   type HostResult,
   type RunResult,
@@ -24,7 +25,8 @@ import {
 import type { Capture, FindingRule, Runbook, Severity, Step } from './schema.ts';
 import { stepCommand } from './probes.ts';
 import { SignatureTable } from './signatures.ts';
-import { blankTemplate, MissingValueError, renderText } from './template.ts';
+import { missingValueReason, skippedTitle, skipReasonFor } from './skip-reason.ts';
+import { MissingValueError, renderText } from './template.ts';
 
 /** The target's config facts as runbooks see them (`target.*`). */
 export type TargetFacts = { name: string } & Record<string, unknown>;
@@ -108,17 +110,17 @@ function isUnreachable(s: StepResult): boolean {
 
 async function runStep(o: HostRunOptions, step: Step, ctx: Record<string, unknown>): Promise<StepResult> {
   const started = Date.now();
-  if (step.when && !truthy(evaluateExpr(step.when, ctx))) return skipped(step, `condition not met: ${step.when}`);
+  if (step.when && !truthy(evaluateExpr(step.when, ctx))) return skipped(step, skipReasonFor(step, ctx), ctx);
   let command: string;
   try {
     command = stepCommand(step, ctx);
   } catch (e) {
-    if (e instanceof MissingValueError) return skipped(step, e.message);
+    if (e instanceof MissingValueError) return skipped(step, missingValueReason(e.expr, ctx), ctx);
     throw e;
   }
   if (step.changes) {
     const ok = o.approve ? await o.approve(step) : false;
-    if (!ok) return skipped(step, 'changes the host and was not approved');
+    if (!ok) return skipped(step, 'changes the host and was not approved', ctx);
   }
   let r: Awaited<ReturnType<Executor['exec']>>;
   try {
@@ -231,8 +233,8 @@ function title(step: Step, ctx: Record<string, unknown>): string {
   return renderText(step.title, ctx).text || step.id;
 }
 
-function skipped(step: Step, reason: string): StepResult {
-  return { id: step.id, title: blankTemplate(step.title), status: 'skipped', exitCode: null, durationMs: 0, output: '', reason };
+function skipped(step: Step, reason: string, ctx?: Record<string, unknown>): StepResult {
+  return { id: step.id, title: skippedTitle(step, ctx), status: 'skipped', exitCode: null, durationMs: 0, output: '', reason };
 }
 
 function joinOutput(stdout: string, stderr: string): string {
@@ -291,6 +293,13 @@ export function diagnose(input: DiagnoseInput): RunResult {
       add(step.finding, 1000 + i, r.status === 'warn' && step.finding.severity === 'critical' ? 'warning' : step.finding.severity);
     });
   });
+  // Never "healthy" while a check failed, errored or timed out: a host whose
+  // failures no rule explains gets an `inconclusive` finding listing them.
+  input.hosts.forEach((hr, hostIdx) => {
+    if (!hr.reachable || ranked.some((r) => r.hostIdx === hostIdx && r.f.severity !== 'info')) return;
+    const finding = inconclusiveFinding(hr, input.runbook);
+    if (finding) ranked.push({ f: finding, rank: 3000, hostIdx });
+  });
   ranked.sort((a, b) => SEVERITY_ORDER[a.f.severity] - SEVERITY_ORDER[b.f.severity] || a.rank - b.rank || a.hostIdx - b.hostIdx);
   const findings = ranked.map((r) => r.f);
   const top = findings.find((f) => f.severity !== 'info');
@@ -325,6 +334,36 @@ function renderFinding(rule: FindingRule, ctx: Record<string, unknown>, host: st
     .filter((e) => !e.missing && e.text)
     .map((e) => e.text);
   return { code: rule.code, severity, host, title: renderText(rule.title, ctx).text, evidence, fix: renderText(rule.fix, ctx).text };
+}
+
+const FAILED: ReadonlySet<StepStatus> = new Set(['fail', 'error', 'timeout']);
+
+/**
+ * `inconclusive`: checks failed but no rule names a cause. The failing steps
+ * are the evidence, followed by what was not checked (skipped steps and why).
+ */
+export function inconclusiveFinding(hr: HostResult, runbook: Runbook): Finding | undefined {
+  const failed = hr.steps.filter((s) => FAILED.has(s.status));
+  if (!failed.length) return undefined;
+  const evidence = failed.map((s) => `${s.title}: ${failureWords(s)}`);
+  const skipped = hr.steps.filter((s) => s.status === 'skipped');
+  if (skipped.length) evidence.push(`not checked: ${skipped.map((s) => `${s.title} (${s.reason ?? 'skipped'})`).join('; ')}`);
+  return {
+    code: INCONCLUSIVE,
+    severity: 'warning',
+    host: hr.host,
+    title: `${failed.length} check${failed.length > 1 ? 's' : ''} failed on ${hr.host} (${failed.map((s) => s.title).join(', ')}) but no rule of the ${runbook.name} runbook explains ${failed.length > 1 ? 'them' : 'it'}`,
+    evidence,
+    fix: "read the failing steps' output (the run's thread, or triage status <run> --json), fix what it shows, then re-run",
+  };
+}
+
+function failureWords(s: StepResult): string {
+  if (s.status === 'timeout') return s.reason ?? 'timed out';
+  if (s.status === 'error') return `error${s.errorCode ? ` ${s.errorCode}` : ''}${s.reason ? `: ${s.reason}` : ''}`;
+  const first = s.summary ?? s.output.split(/\r?\n/).find((l) => l.trim()) ?? '';
+  const line = first.length > 160 ? `${first.slice(0, 160)}…` : first;
+  return `failed${s.exitCode !== null ? ` (exit ${s.exitCode})` : ''}${line ? `: ${line}` : ''}`;
 }
 
 function unreachableFinding(hr: HostResult): Finding {

@@ -65,6 +65,9 @@ export const RunResultSchema = z.object({
 });
 export type RunResult = z.infer<typeof RunResultSchema>;
 
+/** Checks failed but no rule of the runbook explains them (SPEC.md): never reported as healthy. */
+export const INCONCLUSIVE = 'inconclusive';
+
 /** Cause codes the engine itself yields, whatever the runbook. */
 export const ENGINE_CAUSES = {
   /** Could not connect or authenticate. */

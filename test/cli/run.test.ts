@@ -154,8 +154,9 @@ describe('--dry-run', () => {
   it('shows the built-in 502 runbook with config facts filled in and skipped steps named', async () => {
     const r = await run('502', 'shop', '--dry-run', '--host', 'web1');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("port='8000'");
-    expect(r.stdout).toMatch(/nginx.*skipped: not configured|condition/);
+    expect(r.stdout).toContain("sh probes/listener.sh '8000'");
+    expect(r.stdout).toMatch(/## nginx_test: .*\(skipped: no nginx in the config\)/);
+    expect(r.stdout).not.toMatch(/target\.nginx != null/);
   });
 });
 
