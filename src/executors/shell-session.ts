@@ -55,7 +55,9 @@ const HOST_GRACE_S = 2;
 /** How long after the deadline a session that does not answer is given up. */
 const WEDGED_MS = 5000;
 
-const DRIVER = `
+// One brace group, so that shells which read their script line by line (bash) parse all of it
+// before the guard starts reading the same stdin.
+const DRIVER = `{
 exec 5>&1
 NL='
 '
@@ -81,7 +83,6 @@ t_run() {
   _e=$( { _o=$(t_step | t_cap "$T_CAP" 4>&-); t_frame out "$_o" >&5; } 4>&1 | t_cap "$T_CAP")
   t_frame err "$_e"
 }
-k() { :; }
 t_guard() {
   while IFS= read -r _l; do
     case $_l in
@@ -96,6 +97,7 @@ t_driver() { while IFS= read -r _l; do eval "$_l"; done; }
 echo "${MARK} ready $$"
 t_guard | t_driver
 exit 0
+}
 `;
 
 interface Stream {
