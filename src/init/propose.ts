@@ -3,10 +3,10 @@
  * with the reason a person can check ("nginx proxies /api to :8000 in
  * shop.conf"). Nothing is proposed without evidence on the host.
  *
- * How the port is chosen: a `location` that proxy_passes to this host wins,
- * preferring one whose site file or server_name contains the target's name,
- * then one whose port something listens on. Without nginx, a listening
- * process whose name or command line contains the target's name, else the
+ * How the port is chosen: a `location` whose site file or server_name
+ * contains the target's name and that proxy_passes to this host; else a
+ * listening process, pm2 process or container named like the target; else
+ * any location proxying to this host (one with a listener first); else the
  * only application runtime (node, python, java, ...) listening.
  *
  * How the service is chosen for that port: a container publishing it, else
@@ -55,21 +55,24 @@ const INTERPRETER = /^(node|nodejs|python[\d.]*|ruby|perl|php|java|bun|deno|dotn
  */
 export function propose(facts: HostFacts, target: string, hostAddress: string, port?: number | null): Proposal {
   const out: Proposal = {};
-  const proxy = port === null ? undefined : bestProxy(facts, target, hostAddress, port);
-  if (port === null) {
-    // no port: nothing to look up by port
-  } else if (port === undefined) {
-    if (proxy?.p.upstream) {
+  let proxy = port === null ? undefined : bestProxy(facts, target, hostAddress, port);
+  if (port === undefined) {
+    // A process named like the target beats a proxy that is not: the proxy may serve another app.
+    const named = namedListener(facts, target);
+    if (named && !proxy?.named) {
+      out.port = { value: named.port, why: `${who(named)} listens on ${named.address}:${named.port}` };
+      proxy = bestProxy(facts, target, hostAddress, named.port);
+    } else if (proxy?.p.upstream) {
       const listening = listenersOn(facts, proxy.p.upstream.port);
       out.port = {
         value: proxy.p.upstream.port,
         why: `nginx ${proxy.p.location ?? 'location'} proxies to ${proxy.p.upstream.host}:${proxy.p.upstream.port} (${basename(proxy.p.file)})${listening.length ? '' : '; nothing listens there now'}`,
       };
     } else {
-      const sock = bestListener(facts, target);
+      const sock = onlyRuntimeListener(facts);
       if (sock) out.port = { value: sock.port, why: `${who(sock)} listens on ${sock.address}:${sock.port}` };
     }
-  } else {
+  } else if (port !== null) {
     out.port = { value: port, why: 'given' };
   }
   const appPort = out.port?.value;
@@ -108,14 +111,15 @@ function listenersOn(facts: HostFacts, port: number): ListeningSocket[] {
   return (facts.listening ?? []).filter((s) => s.port === port);
 }
 
-function bestProxy(facts: HostFacts, target: string, hostAddress: string, port?: number): { p: ProxiedLocation; config: string } | undefined {
-  let best: { p: ProxiedLocation; config: string; score: number } | undefined;
+function bestProxy(facts: HostFacts, target: string, hostAddress: string, port?: number): { p: ProxiedLocation; config: string; named: boolean } | undefined {
+  let best: { p: ProxiedLocation; config: string; named: boolean; score: number } | undefined;
   for (const n of facts.nginx ?? []) {
     for (const p of n.dump.proxies) {
       if (!p.upstream || !isLocalUpstream(p.upstream.host, hostAddress)) continue;
       if (port !== undefined && p.upstream.port !== port) continue;
-      const score = (nameMatches(target, basename(p.file), ...p.serverNames) ? 4 : 0) + (listenersOn(facts, p.upstream.port).length ? 2 : 0);
-      if (!best || score > best.score) best = { p, config: n.config, score };
+      const named = nameMatches(target, basename(p.file), ...p.serverNames);
+      const score = (named ? 4 : 0) + (listenersOn(facts, p.upstream.port).length ? 2 : 0);
+      if (!best || score > best.score) best = { p, config: n.config, named, score };
     }
   }
   return best;
@@ -126,13 +130,25 @@ function who(sock: ListeningSocket): string {
   return p ? `${p.name} (pid ${p.pid})` : 'a process';
 }
 
-function bestListener(facts: HostFacts, target: string): ListeningSocket | undefined {
-  const apps = (facts.listening ?? []).filter((s) => s.processes.length > 0 && !s.processes.some((p) => INFRA.test(p.name)));
-  const named = apps.filter((s) => s.processes.some((p) => nameMatches(target, p.name, facts.processes.get(p.pid)?.args.join(' '))));
-  if (named.length) return named[0];
-  const runtimes = apps.filter((s) => s.processes.some((p) => RUNTIME.test(p.name)));
-  const ports = new Set(runtimes.map((s) => s.port));
-  return ports.size === 1 ? runtimes[0] : undefined;
+/** Listening sockets of applications (not sshd, nginx, databases, ...); a port docker publishes counts. */
+function appSockets(facts: HostFacts): ListeningSocket[] {
+  const published = new Set((facts.docker ?? []).flatMap((c) => c.hostPorts));
+  return (facts.listening ?? []).filter((s) => published.has(s.port) || (s.processes.length > 0 && !s.processes.some((p) => INFRA.test(p.name))));
+}
+
+/** A socket held by a process, pm2 process or container whose name or command line contains the target's name. */
+function namedListener(facts: HostFacts, target: string): ListeningSocket | undefined {
+  return appSockets(facts).find(
+    (s) =>
+      s.processes.some((p) => nameMatches(target, p.name, facts.processes.get(p.pid)?.args.join(' '), facts.pm2?.find((x) => x.pid === p.pid)?.name)) ||
+      (facts.docker ?? []).some((c) => c.hostPorts.includes(s.port) && nameMatches(target, c.name)),
+  );
+}
+
+/** The one port an application runtime (node, python, ...) listens on, if there is exactly one. */
+function onlyRuntimeListener(facts: HostFacts): ListeningSocket | undefined {
+  const runtimes = appSockets(facts).filter((s) => s.processes.some((p) => RUNTIME.test(p.name)));
+  return new Set(runtimes.map((s) => s.port)).size === 1 ? runtimes[0] : undefined;
 }
 
 interface FoundService {

@@ -21,7 +21,7 @@ import { runCli } from '../support/cli.ts';
 import { type Fleet, startFleet, unusedLoopbackHost } from '../support/fleet.ts';
 import { type Census, census, type CensusScope } from '../support/host-census.ts';
 import { type NginxHandle, startNginx } from '../support/nginx.ts';
-import { makeTempDir, randomId, removeTempDir } from '../support/processes.ts';
+import { httpGet, makeTempDir, randomId, removeTempDir, waitUntil } from '../support/processes.ts';
 
 const execFileP = promisify(execFile);
 const BIN = join(import.meta.dirname, '../../bin/triage.js');
@@ -33,20 +33,24 @@ let dir: string;
 let scope: CensusScope;
 /** The host's TMPDIR (sshd sets it in every session of this fleet), so its temp files are counted exactly. */
 let hostTmp: string;
+/** The host's PM2_HOME (also set by sshd): a pm2 daemon there is this test's own. */
+let pm2Home: string;
 /** Unique per run: other tests on this machine run nginx sites named "shop" too. */
 const target = `shop-${randomId(3)}`;
 
 beforeAll(async () => {
+  dir = await makeTempDir('triage-init-');
   hostTmp = await makeTempDir('triage-init-host-tmp-');
-  fleet = await startFleet({ hosts: 1, sessionEnv: { TMPDIR: hostTmp } });
+  pm2Home = join(dir, 'pm2-home');
+  fleet = await startFleet({ hosts: 1, sessionEnv: { TMPDIR: hostTmp, PM2_HOME: pm2Home } });
   // Only this fleet's sessions carry this TMPDIR (orphans keep it too): other tests' hosts are not counted.
   scope = { envMarker: `TMPDIR=${hostTmp}` };
   const port = await freePort();
   app = await startApp('ok', { port });
   nginx = await startNginx({ upstreamPort: port, siteName: target });
-  dir = await makeTempDir('triage-init-');
 });
 afterAll(async () => {
+  if (existsSync(join(pm2Home, 'pm2.pid'))) await execFileP('pm2', ['kill'], { env: { ...process.env, PM2_HOME: pm2Home } }).catch(() => {});
   await Promise.all([nginx?.stop(), app?.stop(), fleet?.stop()]);
   if (dir) await removeTempDir(dir);
   if (hostTmp) await removeTempDir(hostTmp);
@@ -114,8 +118,12 @@ describe('triage init --yes against a host with nginx in front of an app', () =>
     expect(lint.stderr).toBe('');
     expect(lint.stdout).toBe('ok: 1 file checked');
     expect(lint.code).toBe(0);
+    // pm2 is installed but its daemon was not running: init did not start one (pm2 jlist would have).
+    expect(existsSync(pm2Home)).toBe(false);
     // The next step it printed works as printed.
-    expect((await runCli(['run', '502', target, '--dry-run'], { cwd })).code).toBe(0);
+    const next = await runCli(['run', '502', target, '--dry-run'], { cwd });
+    expect(next.stderr).toBe('');
+    expect(next.code).toBe(0);
 
     const after = await settled(before);
     expect(after.processes).toEqual(before.processes);
@@ -169,6 +177,29 @@ describe('triage init --yes against a host with nginx in front of an app', () =>
     const ok = await runCli(yesFlags(['--config', 'conf/prod.yaml']), { cwd });
     expect(ok.code).toBe(0);
     expect(ok.stdout).toContain(`wrote conf/prod.yaml — next: npx triage run 502 ${target} --config conf/prod.yaml --dry-run`);
+  });
+});
+
+describe('triage init --yes against a pm2 app', () => {
+  it('proposes the pm2 process and its logs for the port it listens on, even with nginx proxying to another app', async () => {
+    const name = `api-${randomId(3)}`;
+    const appDir = join(dir, name);
+    await execFileP('mkdir', ['-p', appDir]);
+    const port = await freePort();
+    writeFileSync(join(appDir, 'server.js'), `require('http').createServer((q, r) => r.end('{"ok":true}')).listen(${port}, '127.0.0.1');\n`);
+    await execFileP('pm2', ['start', join(appDir, 'server.js'), '--name', name], { cwd: appDir, env: { ...process.env, PM2_HOME: pm2Home } });
+    await waitUntil(`pm2 app on :${port}`, async () => (await httpGet(`http://127.0.0.1:${port}/`, 1000)).status === 200, { timeoutMs: 15_000 });
+
+    const cwd = await folder();
+    const args = yesFlags();
+    args[args.indexOf('--target') + 1] = name;
+    const r = await runCli(args, { cwd });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/pm2: \d+ process/);
+    const t = parseYaml(readFileSync(join(cwd, 'triage.yaml'), 'utf8')).targets[name];
+    expect(t).toEqual({ hosts: ['web1'], service: { manager: 'pm2', name }, port, health: `http://127.0.0.1:${port}/health`, workdir: appDir, logs: { pm2: name } });
+    expect((await runCli(['lint', join(cwd, 'triage.yaml')])).code).toBe(0);
   });
 });
 
