@@ -172,10 +172,8 @@ async function runStep(o: HostRunOptions, step: Step, ctx: Record<string, unknow
 function learnCaptures(red: Redactor, step: Step, captures: Record<string, unknown>): void {
   for (const [name, v] of Object.entries(captures)) {
     const values = (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
-    for (const x of values) {
-      if (isSecretName(name)) red.register(x);
-      else if (step.secretOutput) red.learn(x);
-    }
+    // learn(), not register(): a plain word under a secret name (token_status: expired) must not vanish from the run.
+    if (isSecretName(name) || step.secretOutput) for (const x of values) red.learn(x);
   }
 }
 
