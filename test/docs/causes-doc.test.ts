@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { documentedCauses, INCONCLUSIVE_CODE, yieldedCauses } from '../../src/docs/cause-index.ts';
 import { RunbookLibrary } from '../../src/runbooks/loader.ts';
 import { ENGINE_CAUSES } from '../../src/runbooks/result.ts';
+import { BUILTIN_SIGNATURES, loadSignatureFile } from '../../src/runbooks/signatures.ts';
 
 const DOC = 'docs/causes.md';
 const doc = readFileSync(new URL(`../../${DOC}`, import.meta.url), 'utf8');
@@ -32,6 +33,12 @@ describe(DOC, () => {
     expect(codes.size).toBeGreaterThan(0);
     const missing = [...codes].filter((c) => !documented.includes(c));
     expect(missing, `add a "## <code>" section (means / evidence / usual fix) to ${DOC} for each of these codes`).toEqual([]);
+  });
+
+  it('has a section for every code the built-in log signatures point at', () => {
+    const codes = [...new Set(loadSignatureFile(BUILTIN_SIGNATURES).map((sig) => sig.code))];
+    const missing = codes.filter((c) => !documented.includes(c));
+    expect(missing, `add a "## <code>" section to ${DOC} for each of these codes (src/runbooks/builtin/signatures.yaml)`).toEqual([]);
   });
 
   it("has a section for the engine's own codes and for inconclusive", () => {

@@ -9,6 +9,7 @@ import { parseConfig } from '../../src/config.ts';
 import { EXPR_FUNCTIONS, EXPR_LITERALS, EXPR_OPERATORS } from '../../src/runbooks/expr.ts';
 import { loadRunbookFile } from '../../src/runbooks/loader.ts';
 import { runbookJsonSchema } from '../../src/runbooks/schema.ts';
+import { SIGNATURE_CAPTURES } from '../../src/runbooks/signatures.ts';
 
 const DOC = 'docs/runbooks.md';
 const doc = readFileSync(new URL(`../../${DOC}`, import.meta.url), 'utf8');
@@ -68,6 +69,11 @@ describe(`${DOC}`, () => {
     };
     const missing = Object.entries(groups).flatMap(([group, keys]) => keys.filter((k) => !doc.includes(`\`${k}\``) && !doc.includes(`${k}:`)).map((k) => `${group}.${k}`));
     expect(missing, `explain these runbook keys (from src/runbooks/schema.ts) in ${DOC}`).toEqual([]);
+  });
+
+  it('names every capture a step with `signatures: true` gets', () => {
+    const signatures = subsection(section('Steps'), 'Log signatures');
+    expect(SIGNATURE_CAPTURES.filter((c) => !signatures.includes(`\`${c}\``))).toEqual([]);
   });
 
   it('its worked example and config load as written', () => {
