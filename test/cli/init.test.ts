@@ -180,6 +180,27 @@ describe('triage init --yes against a host with nginx in front of an app', () =>
   });
 });
 
+describe('triage init --yes when nginx -T refuses the config', () => {
+  it('reads the site files directly and still finds the location', async () => {
+    const name = `broken-${randomId(3)}`;
+    const broken = await startNginx({ upstreamPort: app.port, siteName: name, location: '/v1' });
+    try {
+      await broken.breakSite();
+      const cwd = await folder();
+      const args = yesFlags();
+      args[args.indexOf('--target') + 1] = name;
+      const r = await runCli(args, { cwd });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`${broken.configPath} (read directly)`);
+      const t = parseYaml(readFileSync(join(cwd, 'triage.yaml'), 'utf8')).targets[name];
+      expect(t.nginx).toEqual({ config: broken.configPath, site: broken.sitePath, location: '/v1' });
+      expect(t.port).toBe(app.port);
+    } finally {
+      await broken.stop();
+    }
+  });
+});
+
 describe('triage init --yes against a pm2 app', () => {
   it('proposes the pm2 process and its logs for the port it listens on, even with nginx proxying to another app', async () => {
     const name = `api-${randomId(3)}`;
@@ -389,6 +410,20 @@ describe('triage init on a terminal', () => {
     expect(r.answered).toBe(5);
     expect(r.code).toBe(2);
     expect(r.transcript).toContain('triage: host key not pinned — nothing written');
+    expect(existsSync(join(cwd, 'triage.yaml'))).toBe(false);
+  });
+});
+
+describe('triage init on a terminal, cut short', () => {
+  it('Ctrl-D at a question cancels and writes nothing', async () => {
+    const cwd = await folder();
+    const r = await throughTerminal(cwd, ['init'], [
+      [/Write the config to/, ''],
+      [/Host address/, '\x04'],
+    ]);
+    expect(r.answered).toBe(2);
+    expect(r.code).toBe(3);
+    expect(r.transcript).toContain('triage: cancelled — nothing written');
     expect(existsSync(join(cwd, 'triage.yaml'))).toBe(false);
   });
 });
