@@ -152,25 +152,25 @@ export async function lookAtHost(run: HostRunner): Promise<HostFacts> {
   if (nginx) {
     facts.nginx = nginx;
     const n = nginx.reduce((s, x) => s + x.dump.proxies.length, 0);
-    facts.notes.push(`nginx: ${n} proxied location${n === 1 ? '' : 's'} in ${nginx.map((x) => `${x.config}${x.viaDashT ? ' (nginx -T)' : ' (read directly)'}`).join(', ') || 'no config found'}`);
+    facts.notes.push(`nginx: ${count(n, 'proxied location')} in ${nginx.map((x) => `${x.config}${x.viaDashT ? ' (nginx -T)' : ' (read directly)'}`).join(', ') || 'no config found'}`);
   } else facts.notes.push('nginx: not installed');
 
   const systemd = await run(SYSTEMD);
   if (systemd.exitCode === 0) {
     facts.systemd = parseSystemdUnits(systemd.stdout);
-    facts.notes.push(`systemd: ${facts.systemd.length} running services`);
+    facts.notes.push(`systemd: ${count(facts.systemd.length, 'running service')}`);
   } else facts.notes.push('systemd: not there');
 
   const pm2 = await run(PM2);
   if (pm2.exitCode === 0) {
     facts.pm2 = parsePm2(pm2.stdout);
-    facts.notes.push(`pm2: ${facts.pm2.length} processes`);
+    facts.notes.push(`pm2: ${count(facts.pm2.length, 'process', 'processes')}`);
   } else facts.notes.push(`pm2: ${/daemon not running/.test(pm2.stdout) ? 'daemon not running (not started by us)' : 'not installed'}`);
 
   const docker = await run(DOCKER);
   if (docker.exitCode === 0) {
     facts.docker = parseDockerPs(docker.stdout);
-    facts.notes.push(`docker: ${facts.docker.length} running containers`);
+    facts.notes.push(`docker: ${count(facts.docker.length, 'running container')}`);
   } else facts.notes.push(`docker: ${/daemon not running/.test(docker.stdout) ? 'daemon not running' : docker.exitCode === SKIP ? 'not installed' : 'not permitted'}`);
 
   const pids = [...new Set((facts.listening ?? []).flatMap((l) => l.processes.map((p) => p.pid)))].slice(0, MAX_PIDS);
@@ -179,6 +179,10 @@ export async function lookAtHost(run: HostRunner): Promise<HostFacts> {
     for (const info of parseProcInfo(proc.stdout)) facts.processes.set(info.pid, info);
   }
   return facts;
+}
+
+function count(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
 }
 
 async function lookAtNginx(run: HostRunner): Promise<NginxFacts[] | undefined> {

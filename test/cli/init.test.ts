@@ -217,7 +217,7 @@ describe('triage init --yes against a pm2 app', () => {
     const r = await runCli(args, { cwd });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/pm2: \d+ process/);
+    expect(r.stdout).toMatch(/pm2: 1 process\n/);
     const t = parseYaml(readFileSync(join(cwd, 'triage.yaml'), 'utf8')).targets[name];
     expect(t).toEqual({ hosts: ['web1'], service: { manager: 'pm2', name }, port, health: `http://127.0.0.1:${port}/health`, workdir: appDir, logs: { pm2: name } });
     expect((await runCli(['lint', join(cwd, 'triage.yaml')])).code).toBe(0);
