@@ -293,9 +293,16 @@ export function encodedForms(value: string): string[] {
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+/** Longest value registered; longer ones (a whole key file) are redacted where found but not looked for elsewhere. */
+const MAX_SECRET = 4096;
+/** Longest value learned from output. */
+const MAX_LEARNED = 512;
+/** Values one redactor learns at most (a run that dumps megabytes of random data does not grow it without bound). */
+const MAX_LEARNED_VALUES = 1000;
+
 /** A value that would make redaction non-idempotent or erase the replacement itself. */
 function unregistrable(value: string): boolean {
-  return value.length < MIN_SECRET || REDACTED.includes(value) || value.includes('«') || value.includes('»');
+  return value.length < MIN_SECRET || value.length > MAX_SECRET || REDACTED.includes(value) || value.includes('«') || value.includes('»');
 }
 
 /**
@@ -305,7 +312,7 @@ function unregistrable(value: string): boolean {
  * in unrelated output. They are still redacted where they were found.
  */
 function learnable(value: string): boolean {
-  if (unregistrable(value)) return false;
+  if (unregistrable(value) || value.length > MAX_LEARNED) return false;
   if (/^[A-Za-z]+$/.test(value) && value.length < 10) return false;
   if (/^\d+$/.test(value) && value.length < 10) return false;
   // Versions, dates, times and amounts (`528.0.0-0`, `2024-06-03 10:00`): a misnamed field, not a secret.
@@ -600,7 +607,7 @@ function transitions(s: string): number {
 export function looksRandom(run: string): boolean {
   const core = run.replace(/=+$/, '');
   if (core.length < 20 || UUID.test(core) || DIGEST_RUN.test(core)) return false;
-  if (/^[0-9a-fA-F]+$/.test(core)) return core.length >= 32 && core.length !== 40 && !/^\d+$/.test(core);
+  if (/^[0-9a-fA-F]+$/.test(core)) return core.length >= 32 && core.length !== 40 && /\d/.test(core) && /[a-fA-F]/.test(core) && entropy(core) >= 3;
   const bare = core.replace(/[-_]/g, '');
   if (bare.length < 20) return false;
   const mixed = transitions(bare) >= 0.4 && entropy(bare) >= 3.5;
@@ -623,7 +630,7 @@ function redactRandom(text: string, found: Found, safe: ReadonlySet<string> | un
       if (name && safe.has(name.toLowerCase())) return run;
     }
     // A path is judged segment by segment (/srv/app/releases/20240603/x keeps its shape); base64 has slashes too, but rarely a plain word between them.
-    if (run.startsWith('/') || (run.includes('/') && run.split('/').some((seg) => /^[a-z]{3,}$/.test(seg)))) {
+    if (run.length <= 1024 && (run.startsWith('/') || (run.includes('/') && run.split('/').some((seg) => /^[a-z]{3,}$/.test(seg))))) {
       return run.replace(/[^/]+/g, (seg) => {
         if (!looksRandom(seg)) return seg;
         found(seg);
@@ -680,6 +687,7 @@ export class Redactor {
   private readonly values = new Set<string>();
   private readonly needles = new Set<string>();
   private version = 0;
+  private learned = 0;
   private compiled: { stamp: string; re: RegExp | null } | undefined;
 
   constructor(private readonly opts: RedactorOptions = {}) {}
@@ -709,7 +717,7 @@ export class Redactor {
    * otherwise erase from the whole run).
    */
   learn(value: string): void {
-    if (typeof value === 'string' && learnable(value)) this.add(value);
+    if (typeof value === 'string') this.learnAll([value]);
   }
 
   /** How many values this redactor registered itself (not its parent's). */
@@ -721,6 +729,7 @@ export class Redactor {
   clear(): void {
     this.values.clear();
     this.needles.clear();
+    this.learned = 0;
     this.version++;
   }
 
@@ -831,7 +840,13 @@ export class Redactor {
 
   private learnAll(values: string[]): boolean {
     let added = false;
-    for (const v of values) if (learnable(v) && this.add(v)) added = true;
+    for (const v of values) {
+      if (this.learned >= MAX_LEARNED_VALUES) break;
+      if (learnable(v) && this.add(v)) {
+        this.learned++;
+        added = true;
+      }
+    }
     return added;
   }
 

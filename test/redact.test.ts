@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TriageError, TriageErrors } from '../src/errors.ts';
 import {
@@ -330,6 +331,14 @@ describe('large input', () => {
       '"'.repeat(MB),
     ];
     for (const input of inputs) expect(typeof redact(input)).toBe('string');
+    // A run scope guesses and learns too: a megabyte of random base64 or of one letter must not blow up its registry.
+    const random = randomBytes((MB * 3) / 4).toString('base64');
+    for (const input of [...inputs, random, 'f'.repeat(MB), `${'a/'.repeat(MB / 2)}`]) {
+      const run = new Redactor().scope();
+      expect(typeof run.redact(input)).toBe('string');
+      expect(run.size).toBeLessThanOrEqual(1000);
+    }
+    expect(new Redactor().scope().redact('f'.repeat(64))).toBe('f'.repeat(64));
     const withSecret = `${logLine.repeat(5000)}DB_PASSWORD=hunter2\n${logLine.repeat(5000)}`;
     expect(redact(withSecret)).not.toContain('hunter2');
   });
