@@ -9,18 +9,19 @@
  * or `nginx-errors` probe) has every line of its stdout matched here by the
  * engine, which adds these captures to the step ({@link SIGNATURE_CAPTURES}):
  *
- *     signature         cause code of the first table entry that matched, or null
- *     signatures        every matched cause code, in table order (a list)
- *     signature_id      that entry's id, e.g. python-module-missing
- *     signature_title   its plain words, e.g. "a Python module is not installed"
- *     signature_line    the latest line that matched it (clipped)
- *     signature_detail  its first capture group that matched (e.g. the module name), or null
- *     signature_lines   per cause code, with dashes as underscores: the latest line,
- *                       e.g. logs.signature_lines.port_conflict
+ *     cause         cause code of the first table entry that matched, or null
+ *     causes        every matched cause code, in table order (a list)
+ *     cause_id      that entry's id, e.g. python-module-missing
+ *     cause_title   its plain words, e.g. "a Python module is not installed"
+ *     cause_line    the latest line that matched it (clipped)
+ *     cause_detail  its first capture group that matched (e.g. the module name), or null
+ *     cause_lines   per cause code, with dashes as underscores: the latest line,
+ *                   e.g. logs.cause_lines.port_conflict
  *
- * so a rule reads `when: logs.signature == 'dependency-missing'` or
- * `'port-conflict' in logs.signatures`, and evidence quotes
- * `${{ logs.signature_line }}`.
+ * so a rule reads `when: logs.cause == 'dependency-missing'` or
+ * `'port-conflict' in logs.causes`, and evidence quotes
+ * `${{ logs.cause_line }}`. (Not `signature_*`: the redactor reads
+ * "signature" as a credential word and would hide the values.)
  *
  * Deliberately left out: deciding whether a line is current. Probes drop
  * lines from before the process started (`logs`, `APP_PIDS`) or outside a
@@ -43,7 +44,7 @@ export const SIGNATURES_FILE = 'signatures.yaml';
 export const BUILTIN_SIGNATURES = fileURLToPath(new URL(`./builtin/${SIGNATURES_FILE}`, import.meta.url));
 
 /** Captures a `signatures: true` step gets (lint knows these names). */
-export const SIGNATURE_CAPTURES = ['signature', 'signatures', 'signature_id', 'signature_title', 'signature_line', 'signature_detail', 'signature_lines'] as const;
+export const SIGNATURE_CAPTURES = ['cause', 'causes', 'cause_id', 'cause_title', 'cause_line', 'cause_detail', 'cause_lines'] as const;
 
 /** Longest quoted line, in characters. */
 const MAX_LINE = 300;
@@ -73,13 +74,13 @@ const SignatureFileSchema = z.object({ signatures: z.array(SignatureSchema) }).s
 
 /** What a step with `signatures: true` gets, see the module comment. */
 export interface SignatureCaptures {
-  signature: string | null;
-  signatures: string[];
-  signature_id: string | null;
-  signature_title: string | null;
-  signature_line: string | null;
-  signature_detail: string | null;
-  signature_lines: Record<string, string>;
+  cause: string | null;
+  causes: string[];
+  cause_id: string | null;
+  cause_title: string | null;
+  cause_line: string | null;
+  cause_detail: string | null;
+  cause_lines: Record<string, string>;
 }
 
 interface Compiled {
@@ -152,13 +153,13 @@ export class SignatureTable {
     const best = hit.length ? this.compiled[hit[0]!]!.sig : undefined;
     const bestHit = hit.length ? latest.get(hit[0]!)! : undefined;
     return {
-      signature: best?.code ?? null,
-      signatures: codes,
-      signature_id: best?.id ?? null,
-      signature_title: best?.title ?? null,
-      signature_line: bestHit?.line ?? null,
-      signature_detail: bestHit?.detail ?? null,
-      signature_lines: lines,
+      cause: best?.code ?? null,
+      causes: codes,
+      cause_id: best?.id ?? null,
+      cause_title: best?.title ?? null,
+      cause_line: bestHit?.line ?? null,
+      cause_detail: bestHit?.detail ?? null,
+      cause_lines: lines,
     };
   }
 }
@@ -199,7 +200,7 @@ export function loadSignatureFile(file: string): Signature[] {
   return parsed.data.signatures;
 }
 
-/** `port-conflict` → `port_conflict`: the key under `signature_lines`. */
+/** `port-conflict` → `port_conflict`: the key under `cause_lines`. */
 export function snake(code: string): string {
   return code.replace(/-/g, '_');
 }

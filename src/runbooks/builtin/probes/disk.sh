@@ -3,7 +3,7 @@
 # usage: disk SPACE_PCT INODE_PCT [MOUNT...]
 #   SPACE_PCT  a filesystem at least this full (percent used) is reported full
 #   INODE_PCT  likewise for inodes
-#   MOUNT      check only these mount points (default every real filesystem:
+#   MOUNT      check only these mount points; empty ones are ignored (default every real filesystem:
 #              loop devices such as snaps, which are always 100%, are left out)
 # env: (none)
 # prints: mount=PATH used=PCT inodes=PCT|- avail_kb=N size_kb=N   one line each,
@@ -14,6 +14,11 @@ space=$1
 inode=$2
 shift 2
 case "$space$inode" in *[!0-9]*) echo "note=limits must be whole percentages"; exit 2 ;; esac
+# Empty MOUNT arguments (an unset option) mean "not given".
+for m in "$@"; do
+  shift
+  if [ -n "$m" ]; then set -- "$@" "$m"; fi
+done
 if ! command -v df >/dev/null 2>&1; then echo "note=df is not installed"; exit 0; fi
 # df -Pi, a separator, then df -P: awk joins the two by mount point.
 { df -Pi -- "$@" 2>/dev/null; echo '--space--'; df -P -- "$@" 2>&1; } | awk -v space="$space" -v inode="$inode" '

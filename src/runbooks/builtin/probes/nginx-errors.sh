@@ -4,16 +4,16 @@
 # counted, not shown, so yesterday's outage does not read as today's.
 # usage: nginx-errors CONFIG WINDOW [SITE]
 #   CONFIG  the main config file (its error_log directive says where the log is)
-#   WINDOW  seconds to look back
+#   WINDOW  seconds to look back (a fraction is cut off)
 #   SITE    the site file, read first for an error_log of its own
 # env: (none)
 # prints: source=PATH, window=Ns, then up to 40 matching lines, older=N (matching
 #   lines before the window), or note=WHY. Reads into memory; writes nothing.
 set -u
 conf=$1
-win=$2
+win=${2%%.*}
 site=${3:-}
-case "$win" in '' | *[!0-9]*) echo "note=WINDOW must be whole seconds"; exit 2 ;; esac
+case "$win" in '' | *[!0-9]*) echo "note=WINDOW must be a number of seconds"; exit 2 ;; esac
 
 log=''
 for f in "$site" "$conf"; do

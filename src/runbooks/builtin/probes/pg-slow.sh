@@ -6,7 +6,7 @@
 # usage: pg-slow ENV_FILE URL_VAR SECONDS
 #   ENV_FILE  the app's env file, e.g. /srv/app/.env
 #   URL_VAR   the variable in it holding the URL, e.g. DATABASE_URL
-#   SECONDS   a query running at least this long counts as slow
+#   SECONDS   a query running longer than this counts as slow (e.g. 5 or 0.5)
 # env: (none)
 # prints: slow pid=N seconds=N wait=TYPE/EVENT query=TEXT (up to 5, longest first;
 #   the query cut at 160 characters), slow_count=N, longest=N,
@@ -15,7 +15,7 @@ set -u
 f=$1
 var=$2
 secs=$3
-case "$secs" in '' | *[!0-9]*) echo "note=SECONDS must be a whole number"; exit 2 ;; esac
+case "$secs" in '' | . | *[!0-9.]* | *.*.*) echo "note=SECONDS must be a number"; exit 2 ;; esac
 case "$var" in '' | [!A-Za-z_]* | *[!A-Za-z0-9_]*) echo "note=$var is not a variable name"; exit 2 ;; esac
 if [ ! -r "$f" ]; then echo "note=env file $f is missing or unreadable"; exit 0; fi
 url=$(grep -E "^[[:space:]]*(export[[:space:]]+)?${var}[[:space:]]*=" "$f" | tail -n 1 | sed -e 's/^[^=]*=[[:space:]]*//' -e "s/^[\"']//" -e "s/[\"'][[:space:]]*\$//" | tr -d '\r\n')

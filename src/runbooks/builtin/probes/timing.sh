@@ -4,7 +4,7 @@
 # connect, TLS handshake, first byte. On a TLS failure the server's
 # certificate dates are read with openssl (trusted or not).
 # usage: timing MAX_SECONDS [URL...]
-#   MAX_SECONDS  give up on a URL after this long (connecting gets at most 5)
+#   MAX_SECONDS  give up on a URL after this long (whole seconds, at least 1; connecting gets at most 5)
 #   URL          http:// or https:// address
 # env: CA_FILE
 #   CA_FILE  a CA bundle to trust besides the system's (an internal CA); may be empty
@@ -13,9 +13,10 @@
 #   cert=URL not_after=DATE expired=yes|no     (after a TLS failure, when openssl can read it)
 #   then checked=N failed=N
 set -u
-max=$1
+max=${1%%.*}
 shift
-case "$max" in '' | *[!0-9]*) echo "note=MAX_SECONDS must be a whole number"; exit 2 ;; esac
+case "$max" in *[!0-9]*) echo "note=MAX_SECONDS must be a number of seconds"; exit 2 ;; esac
+[ -n "$max" ] && [ "$max" -gt 0 ] || max=1
 ct=5
 [ "$max" -lt "$ct" ] && ct=$max
 if ! command -v curl >/dev/null 2>&1; then echo "note=curl is not installed: cannot time upstreams"; exit 0; fi
@@ -31,8 +32,9 @@ for url in "$@"; do
     r=$(curl -sS -o /dev/null --connect-timeout "$ct" --max-time "$max" -w 'code=%{http_code} dns=%{time_namelookup} connect=%{time_connect} tls=%{time_appconnect} ttfb=%{time_starttransfer} total=%{time_total}' -- "$url" 2>&1)
   fi
   rc=$?
-  times=$(printf '%s\n' "$r" | grep -o 'code=[0-9]* dns=.*' | tail -n 1)
-  err=$(printf '%s\n' "$r" | grep '^curl: ' | head -n 1)
+  # curl's -w line and its error line may share a line: take each by its shape.
+  times=$(printf '%s\n' "$r" | grep -o 'code=[0-9]* dns=[0-9.]* connect=[0-9.]* tls=[0-9.]* ttfb=[0-9.]* total=[0-9.]*' | tail -n 1)
+  err=$(printf '%s\n' "$r" | grep -o 'curl: ([0-9]*).*' | head -n 1)
   code=$(printf '%s\n' "$times" | sed -n 's/^code=\([0-9]*\).*/\1/p')
   case "$rc" in
     0) if [ "${code:-0}" -ge 500 ]; then phase=http-error; else phase=ok; fi ;;
