@@ -52,5 +52,10 @@ export function causeIndexMarkdown(causesFile: URL = new URL('../../docs/causes.
     const where = from ? from.map((r) => (r === ENGINE ? r : `\`${r}\``)).join(', ') : 'no built-in runbook yet';
     lines.push(`| ${documented.includes(code) ? `[\`${code}\`](#${code})` : `\`${code}\` (not documented below)`} | ${where} |`);
   }
+  lines.push('', 'The order in which each built-in runbook checks its rules (the first that holds is the cause; step findings come after):', '');
+  for (const { runbook } of RunbookLibrary.load().list()) {
+    const order = [...new Set(runbook.findings.map((f) => f.code))];
+    if (order.length) lines.push(`- \`${runbook.name}\`: ${order.map((c) => `\`${c}\``).join(' → ')}`);
+  }
   return lines.join('\n');
 }
