@@ -143,8 +143,10 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
   // ends here; a worker that only ran host jobs keeps at most 500 (what it stored is redacted already).
   const scopes = new Map<string, Redactor>();
   const scopeFor = (runId: string): Redactor => {
-    let scope = scopes.get(runId);
-    if (!scope) scopes.set(runId, (scope = defaultRedactor.scope()));
+    const known = scopes.get(runId);
+    if (known) return known;
+    const scope = defaultRedactor.scope();
+    scopes.set(runId, scope);
     return scope;
   };
   const dropRun = (runId: string) => {
