@@ -59,3 +59,13 @@ export function causeIndexMarkdown(causesFile: URL = new URL('../../docs/causes.
   }
   return lines.join('\n');
 }
+
+/** The built-in runbooks: name, aliases, description, file. */
+export function builtinRunbooksMarkdown(): string {
+  const lines = ['| runbook | aliases | what it checks |', '| --- | --- | --- |'];
+  for (const { runbook, file } of RunbookLibrary.load().list()) {
+    const name = file.split('/').pop();
+    lines.push(`| [\`${runbook.name}\`](../src/runbooks/builtin/${name}) | ${runbook.aliases.map((a) => `\`${a}\``).join(', ')} | ${runbook.description.replace(/\|/g, '\\|')} |`);
+  }
+  return lines.join('\n');
+}
