@@ -12,7 +12,7 @@ import { TriageError } from '../../src/errors.ts';
 import type { HostSpec } from '../../src/executors/executor.ts';
 import { SshExecutor } from '../../src/executors/ssh.ts';
 import { type Fleet, startFleet } from '../support/fleet.ts';
-import { untilRunning } from '../support/host-census.ts';
+import { untilGone, untilRunning } from '../support/host-census.ts';
 import { sleep } from '../support/processes.ts';
 import { blackholedPort, cuttableProxy, type FaultyHost, faultyServer } from '../support/tcp-faults.ts';
 import { rejection } from '../support/wait.ts';
@@ -125,6 +125,29 @@ describe('a host that goes away mid-step', () => {
     proxy.freeze();
     const err = await step;
     expect(err).toMatchObject({ code: 'SSH_CONNECT', message: expect.stringContaining('Keepalive timeout') });
+    await stillWorks();
+  });
+});
+
+describe('a host that allows one channel per connection (MaxSessions 1)', () => {
+  it('a second session is EXEC_FAILED naming MaxSessions; a step there can still be cancelled', async () => {
+    const tight = await startFleet({ hosts: 1, maxSessions: 1 });
+    cleanups.push(() => tight.stop());
+    const two = new SshExecutor({ maxSessionsPerHost: 2 });
+    cleanups.push(() => two.close());
+    const spec = good(tight);
+    const results = await Promise.allSettled([two.exec(spec, 'sleep 0.3; echo a'), two.exec(spec, 'echo b')]);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    const refused = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')!.reason;
+    expect(refused).toMatchObject({ code: 'EXEC_FAILED', message: expect.stringContaining('cannot open a session') });
+    expect(refused.fix).toContain('MaxSessions');
+    // cancelling needs no second channel: the kill goes in-band on the step's own session
+    const ac = new AbortController();
+    const step = ssh.exec(spec, 'sleep 5303', { signal: ac.signal, timeoutMs: 60_000 });
+    await untilRunning({ sshPort: tight.port }, 'sleep 5303');
+    ac.abort();
+    expect(await step).toMatchObject({ aborted: true });
+    await untilGone({ sshPort: tight.port }, 'sleep 5303');
     await stillWorks();
   });
 });

@@ -4,7 +4,9 @@
  * mid-step, or the worker SIGKILLed mid-step. Each case counts the processes
  * Triage's SSH user has on the host (from /proc, by the fleet's
  * SSH_CONNECTION, so orphans reparented to init count too) and Triage's temp
- * files before and after, and prints both lines so they can be quoted.
+ * files (anything in the sessions' private TMPDIR, where the old driver's
+ * `mktemp -d` went) before and after, and prints both lines so they can be
+ * quoted.
  *
  * The same cases run for the local executor (same driver over a local `sh`).
  */
@@ -17,6 +19,7 @@ import type { Executor, HostSpec } from '../../src/executors/executor.ts';
 import { LocalExecutor } from '../../src/executors/local.ts';
 import { SshExecutor } from '../../src/executors/ssh.ts';
 import { type Fleet, startFleet } from '../support/fleet.ts';
+import { makeTempDir, removeTempDir } from '../support/processes.ts';
 import { type Census, type CensusScope, census, settledCensus, summary, untilGone, untilRunning } from '../support/host-census.ts';
 import { type CuttableProxy, cuttableProxy } from '../support/tcp-faults.ts';
 import { rejection } from '../support/wait.ts';
@@ -24,16 +27,20 @@ import { rejection } from '../support/wait.ts';
 const CHILD = join(import.meta.dirname, '../support/exec-child.ts');
 let fleet: Fleet;
 let proxy: CuttableProxy;
+/** The SSH sessions' TMPDIR (sshd SetEnv): a driver that wrote temp files would leave them here. */
+let sessionTmp: string;
 const children: ChildProcess[] = [];
 
 beforeAll(async () => {
-  fleet = await startFleet({ hosts: 1 });
+  sessionTmp = await makeTempDir('triage-leftovers-tmp-');
+  fleet = await startFleet({ hosts: 1, sessionEnv: { TMPDIR: sessionTmp } });
   proxy = await cuttableProxy(fleet.hosts[0]!);
 });
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   await proxy?.stop();
   await fleet?.stop();
+  if (sessionTmp) await removeTempDir(sessionTmp);
 });
 
 function spec(over: Partial<HostSpec> = {}): HostSpec {
@@ -70,7 +77,7 @@ function workerChild(host: Partial<HostSpec>, command: string, env: NodeJS.Proce
 const exited = (c: ChildProcess) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r())));
 
 describe('over SSH, nothing is left on the host', () => {
-  const scope = (): CensusScope => ({ sshPort: fleet.port });
+  const scope = (): CensusScope => ({ sshPort: fleet.port, privateTmp: sessionTmp });
 
   it('when a step finishes (its background children end with it, no watchdog lingers)', async () => {
     const ssh = new SshExecutor();
@@ -163,16 +170,23 @@ describe('on the local machine, nothing is left behind', () => {
   const scope: CensusScope = { envMarker: marker };
   const local = { name: 'local', address: 'local' };
   let ex: Executor;
-  let saved: string | undefined;
-  beforeAll(() => {
-    saved = process.env.TRIAGE_CENSUS;
+  const saved = { census: process.env.TRIAGE_CENSUS, tmp: process.env.TMPDIR };
+  const restore = (name: 'TRIAGE_CENSUS' | 'TMPDIR', v: string | undefined) => {
+    if (v === undefined) delete process.env[name];
+    else process.env[name] = v;
+  };
+  beforeAll(async () => {
+    scope.privateTmp = await makeTempDir('triage-leftovers-local-tmp-');
+    // the local shells (and the stand-in worker) inherit both
     process.env.TRIAGE_CENSUS = marker.split('=')[1];
+    process.env.TMPDIR = scope.privateTmp;
     ex = new LocalExecutor();
   });
   afterAll(async () => {
     await ex?.close();
-    if (saved === undefined) delete process.env.TRIAGE_CENSUS;
-    else process.env.TRIAGE_CENSUS = saved;
+    restore('TRIAGE_CENSUS', saved.census);
+    restore('TMPDIR', saved.tmp);
+    if (scope.privateTmp) await removeTempDir(scope.privateTmp);
   });
 
   it('when a step finishes, times out or is cancelled', async () => {

@@ -68,6 +68,8 @@ export interface FleetOptions {
   user?: string;
   /** Environment sshd sets in every session (`SetEnv`), e.g. a private TMPDIR to count a test's temp files exactly. */
   sessionEnv?: Record<string, string>;
+  /** sshd `MaxSessions` (channels per connection). Default 50. */
+  maxSessions?: number;
 }
 
 /** Makes sure sshd and ssh-keygen exist (installs them as root, else throws saying what to install). */
@@ -91,7 +93,7 @@ async function fingerprintOf(pubFile: string): Promise<string> {
 const OPTIONAL_DIRECTIVES = ['PerSourceMaxStartups', 'PerSourcePenalties', 'KbdInteractiveAuthentication'];
 let unsupportedDirectives: Set<string> | undefined;
 
-function sshdConfig(o: { addresses: string[]; port: number; hostKey: string; pidFile: string; authorizedKeys: string; setEnv?: string }): string {
+function sshdConfig(o: { addresses: string[]; port: number; hostKey: string; pidFile: string; authorizedKeys: string; setEnv?: string; maxSessions?: number }): string {
   const lines = [
     ...o.addresses.map((a) => `ListenAddress ${a}:${o.port}`),
     `HostKey ${o.hostKey}`,
@@ -103,7 +105,7 @@ function sshdConfig(o: { addresses: string[]; port: number; hostKey: string; pid
     'KbdInteractiveAuthentication no',
     'UsePAM no',
     'StrictModes no',
-    'MaxSessions 50',
+    `MaxSessions ${o.maxSessions ?? 50}`,
     'MaxStartups 200',
     'PerSourceMaxStartups none',
     // OpenSSH >= 9.8 would otherwise lock out loopback after the auth-failure tests.
@@ -163,6 +165,7 @@ async function startSshd(o: {
   hostKey: string;
   authorizedKeys: string;
   setEnv?: string;
+  maxSessions?: number;
 }): Promise<SshdProcess | undefined> {
   const cfgArgs = {
     addresses: o.addresses,
@@ -171,6 +174,7 @@ async function startSshd(o: {
     pidFile: path.join(o.dir, `${o.name}.pid`),
     authorizedKeys: o.authorizedKeys,
     setEnv: o.setEnv,
+    maxSessions: o.maxSessions,
   };
   await probeDirectives(o.dir, cfgArgs);
   const cfg = path.join(o.dir, `${o.name}.conf`);
@@ -264,7 +268,7 @@ export async function startFleet(opts: FleetOptions = {}): Promise<Fleet> {
       const candidate = await portFreeOnAll(addresses);
       if (candidate === undefined) continue;
       const started = await Promise.all(
-        groups.map((g, i) => startSshd({ dir, name: `sshd-${i}`, addresses: g, port: candidate, hostKey, authorizedKeys, setEnv })),
+        groups.map((g, i) => startSshd({ dir, name: `sshd-${i}`, addresses: g, port: candidate, hostKey, authorizedKeys, setEnv, maxSessions: opts.maxSessions })),
       );
       if (started.every((s) => s !== undefined)) {
         sshds = started as SshdProcess[];

@@ -9,6 +9,10 @@
  * pass an environment marker the test put in `process.env` before starting
  * the executor.
  *
+ * Temp files are counted exactly in a TMPDIR private to the scope (sshd
+ * `SetEnv`, or the local executor's environment): mktemp and Triage's drivers
+ * honour TMPDIR. Machine-wide `/tmp/triage.*` is only reported.
+ *
  * Deliberately left out: non-Linux hosts (no /proc) and processes that wiped
  * their own environment.
  */
@@ -25,12 +29,22 @@ export interface HostProcess {
 
 export interface Census {
   processes: HostProcess[];
-  /** `/tmp/triage.*` (and `$TMPDIR/triage.*`) entries. */
+  /** Everything in the scope's `privateTmp`: exact, nobody else writes there. */
   tempFiles: string[];
+  /**
+   * `/tmp/triage.*` on the whole machine, for the log only: other test runs
+   * on a shared machine (and older Triage builds) create and remove these
+   * concurrently, so they cannot be pinned on one case.
+   */
+  machineTempFiles: string[];
 }
 
-/** Which processes to count: by the fleet port in SSH_CONNECTION, or by an env marker `NAME=value`. */
-export type CensusScope = { sshPort: number } | { envMarker: string };
+/**
+ * Which processes to count: by the fleet port in SSH_CONNECTION, or by an env
+ * marker `NAME=value`. `privateTmp`: a TMPDIR only this scope uses (see the
+ * fleet's `sessionEnv`); every entry in it counts as a temp file.
+ */
+export type CensusScope = ({ sshPort: number } | { envMarker: string }) & { privateTmp?: string };
 
 function environOf(pid: string): string[] {
   try {
@@ -69,23 +83,24 @@ export function census(scope: CensusScope): Census {
     }
     processes.push({ pid: Number(pid), pgid: Number(fields[2]), args });
   }
-  const dirs = [...new Set(['/tmp', os.tmpdir()])];
-  const tempFiles = dirs.flatMap((d) => {
+  const list = (d: string, keep: (name: string) => boolean) => {
     try {
       return fs
         .readdirSync(d)
-        .filter((n) => n.startsWith('triage.'))
+        .filter(keep)
         .map((n) => path.join(d, n));
     } catch {
       return [];
     }
-  });
-  return { processes, tempFiles };
+  };
+  const tempFiles = scope.privateTmp ? list(scope.privateTmp, () => true) : [];
+  const machineTempFiles = [...new Set(['/tmp', os.tmpdir()])].flatMap((d) => list(d, (n) => n.startsWith('triage.')));
+  return { processes, tempFiles, machineTempFiles };
 }
 
-/** One line for the test log: `3 processes, 0 temp files`. */
+/** One line for the test log: `3 processes, 0 temp files (machine-wide /tmp/triage.*: 2)`. */
 export function summary(c: Census): string {
-  return `${c.processes.length} processes, ${c.tempFiles.length} temp files`;
+  return `${c.processes.length} processes, ${c.tempFiles.length} temp files (machine-wide /tmp/triage.*: ${c.machineTempFiles.length})`;
 }
 
 /** Processes whose command line contains `needle` (e.g. a unique `sleep 4404`). */
