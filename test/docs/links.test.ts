@@ -56,7 +56,7 @@ describe('links in the docs', () => {
         if (relative(ROOT, target).startsWith('..') || !existsSync(target)) broken.push(`${link} (no such file in the repository)`);
         else if (anchor && target.endsWith('.md') && !anchors(relative(ROOT, target)).has(anchor)) broken.push(`${link} (no such heading)`);
       }
-      expect(broken).toEqual([]);
+      expect(broken, `fix these links in ${page}`).toEqual([]);
     });
   }
 });
