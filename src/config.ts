@@ -348,6 +348,19 @@ export const NginxSchema = z
   .strict();
 export type NginxConfig = z.infer<typeof NginxSchema>;
 
+const DB_WORD_RE = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,62}$/;
+
+/** One `database.staleRows` query: a single read-only SELECT, optionally named by a leading `-- comment` line. */
+const StaleQuery = z
+  .string()
+  .transform((q) => q.trim().replace(/;\s*$/, ''))
+  .refine((q) => !q.includes('\0'), say('a query may not contain NUL', 'remove the NUL byte'))
+  .refine((q) => !q.includes(';'), say('one statement per query, no ;', 'split it into two entries of staleRows'))
+  .refine(
+    (q) => /^(select|with|values|table)\b/i.test(q.replace(/^(?:--[^\n]*\n\s*)+/, '')),
+    say('not a SELECT', "write a query that returns the stuck rows, e.g. SELECT id FROM tasks WHERE status = 'submitted' AND updated_at < now() - interval '5 minutes'"),
+  );
+
 /** A database the app needs. `port` defaults per kind (5432, 3306, 6379, 27017). */
 export const DatabaseSchema = z
   .object({
@@ -362,6 +375,24 @@ export const DatabaseSchema = z
       .regex(ENV_NAME_RE, say('not an environment variable name', 'use letters, digits and _, e.g. urlEnv: DATABASE_URL'))
       .optional()
       .meta({ description: "The variable in the target's `envFile` that holds the database URL. Runbooks read it there, on the host, and connect with `psql`/`mysql` there; the URL and its password never leave the host.", examples: ['DATABASE_URL'] }),
+    user: z
+      .string()
+      .regex(DB_WORD_RE, say('not a database user name', 'use letters, digits, . _ -, e.g. user: app'))
+      .optional()
+      .meta({ description: "The user the `db` runbook connects as when there is no `urlEnv` (a password comes from the host's `~/.pgpass` / `~/.my.cnf`, never from here). Default: the client's default (the SSH user).", examples: ['app'] }),
+    name: z
+      .string()
+      .regex(DB_WORD_RE, say('not a database name', 'use letters, digits, . _ -, e.g. name: wushipay'))
+      .optional()
+      .meta({ description: "The database to connect to when there is no `urlEnv`. Default: the client's default.", examples: ['wushipay'] }),
+    staleRows: z
+      .array(StaleQuery)
+      .default([])
+      .meta({
+        description:
+          "Read-only queries that return rows stuck in a state (seed 002: tasks in `submitted` for over 5 minutes). The `db` runbook runs each as a subquery inside a READ ONLY transaction with a statement timeout; any row returned is a warning. One SELECT (or WITH) each, no `;`; a first line `-- words` names the check.",
+        examples: [["-- tasks stuck in submitted\nSELECT task_id, status, updated_at FROM tasks WHERE status IN ('submitted', 'processing') AND updated_at < now() - interval '5 minutes'"]],
+      }),
   })
   .strict()
   .transform((d) => ({ ...d, port: d.port ?? DEFAULT_DB_PORT[d.kind] }));
