@@ -110,6 +110,14 @@ process_state() {
   # This probe's own command line holds the pattern: leave out this shell and everything it started.
   cands=$(pgrep -f -- "$name" | tr '\n' ' ')
   mine=" $(tree "$$" | tr '\n' ' ') "
+  # ... and the processes this shell runs under (the executor's `timeout ... sh -c` carries the pattern too).
+  p=$(ps -o ppid= -p "$$" 2>/dev/null | tr -d ' ')
+  depth=0
+  while [ -n "$p" ] && [ "$p" -gt 1 ] && [ "$depth" -lt 32 ]; do
+    mine="$mine$p "
+    p=$(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ')
+    depth=$((depth + 1))
+  done
   pids=''
   for p in $cands; do
     case "$mine" in *" $p "*) ;; *) [ -d "/proc/$p" ] || ps -p "$p" >/dev/null 2>&1 && pids="$pids $p" ;; esac
