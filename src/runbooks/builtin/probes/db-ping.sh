@@ -91,7 +91,10 @@ case "$kind" in
       # Exit 0 whenever the server runs, even when it refuses this login (Access denied, Too many connections).
       out=$($m --connect-timeout=5 -h "$host" -P "$port" --protocol=TCP ping 2>&1)
       rc=$?
-      echo "detail=$(printf '%s\n' "$out" | grep -v '^[[:space:]]*$' | tail -n 1)"
+      # "mysqld is alive", or the line naming the error (not the hint after it)
+      line=$(printf '%s\n' "$out" | grep -E "^error: |alive" | head -n 1)
+      [ -n "$line" ] || line=$(printf '%s\n' "$out" | grep -v '^[[:space:]]*$' | head -n 1)
+      echo "detail=$line"
       if [ $rc -eq 0 ]; then echo "reachable=yes"; else echo "reachable=no"; fi
       exit 0
     fi
