@@ -148,8 +148,10 @@ describe('a user runbook folder adds its own signatures.yaml', () => {
           '    signatures: true',
           'findings:',
           '  - code: upstream-unreachable',
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: a runbook template, not a JS one
           '    title: "${{ logs.cause_title }}: ${{ logs.cause_detail }}"',
           "    when: logs.cause == 'upstream-unreachable'",
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: a runbook template, not a JS one
           '    evidence: ["log: ${{ logs.cause_line }}"]',
           '    fix: check the gateway',
           '',
