@@ -111,13 +111,7 @@ process_state() {
   cands=$(pgrep -f -- "$name" | tr '\n' ' ')
   mine=" $(tree "$$" | tr '\n' ' ') "
   # ... and the processes this shell runs under (the executor's `timeout ... sh -c` carries the pattern too).
-  p=$(ps -o ppid= -p "$$" 2>/dev/null | tr -d ' ')
-  depth=0
-  while [ -n "$p" ] && [ "$p" -gt 1 ] && [ "$depth" -lt 32 ]; do
-    mine="$mine$p "
-    p=$(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ')
-    depth=$((depth + 1))
-  done
+  mine="$mine$(ps -e -o pid=,ppid= | awk -v me="$$" '{ pp[$1] = $2 } END { p = pp[me]; n = 0; while (p > 1 && n < 64) { printf "%s ", p; p = pp[p]; n++ } }')"
   pids=''
   for p in $cands; do
     case "$mine" in *" $p "*) ;; *) [ -d "/proc/$p" ] || ps -p "$p" >/dev/null 2>&1 && pids="$pids $p" ;; esac
