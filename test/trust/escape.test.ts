@@ -189,7 +189,7 @@ describe('chat: Telegram, Slack and the console', () => {
     expect(rest[1]).toBe('plain');
     expect(t.html).toContain('\nline two\tTAB</pre>');
     expect(JSON.stringify(t.replyMarkup)).not.toMatch(/\\u001b|\\u0007/);
-    expect(t.replyMarkup?.inline_keyboard[0]![0]!.text).not.toMatch(RAW_IN_LINE);
+    expect(t.replyMarkup!.inline_keyboard[0]![0]!.text).not.toMatch(RAW_IN_LINE);
     expect(renderCaption(`file ${HOSTILE}`)).not.toMatch(RAW_IN_LINE);
   });
 

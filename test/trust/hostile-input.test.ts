@@ -68,6 +68,7 @@ function corpus(): string[] {
     `"; ${touch}; "`,
     `\\'; ${touch} #`,
     `$'\\x3b' ${touch}`,
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion, on purpose
     `\${IFS}${touch.replace(' ', '${IFS}')}`,
     `> ${canary}`,
     `< /etc/passwd`,
@@ -95,6 +96,7 @@ function corpus(): string[] {
     '{{7*7}}',
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a runbook template, on purpose
     '${{ target.workdir }}',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell expansion, on purpose
     '${HOME}',
     '$PATH',
     '\x1b]0;pwned\x07',
@@ -146,7 +148,6 @@ beforeAll(async () => {
       description: 'takes any text as a parameter, writes it to a file on the host and shows it',
       params: [{ name: 'text', type: 'string', pattern: '[\\s\\S]*' }],
       steps: [
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: a runbook template, not a JS one
         { id: 'write', title: 'write it down', run: `printf %s \${{ params.text }} > ${received}` },
         { id: 'show', title: 'show it', run: `cat ${received}; exit 1` },
       ],
