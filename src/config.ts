@@ -398,6 +398,67 @@ export const DatabaseSchema = z
   .transform((d) => ({ ...d, port: d.port ?? DEFAULT_DB_PORT[d.kind] }));
 export type DatabaseConfig = z.infer<typeof DatabaseSchema>;
 
+/** A path on the host under `deploy:`: relative to the target's `workdir`, or absolute. */
+const DeployPath = z
+  .string()
+  .min(1, say('empty path', 'write a path relative to workdir, e.g. venv'))
+  .refine(noBadChars, say('paths may not contain newlines or NUL', 'write the path on one line'));
+
+/** What the `deploy` runbook checks after a deploy (seed 003). Paths are relative to `workdir` unless absolute. */
+export const DeploySchema = z
+  .object({
+    python: z
+      .object({
+        venv: DeployPath.default('venv').meta({ description: "The app's virtualenv (its `bin/pip` lists what is installed).", examples: ['venv'] }),
+        requirements: DeployPath.default('requirements.txt').meta({ description: 'The requirements file the venv must satisfy (`==` pins are compared exactly).', examples: ['requirements-production.txt'] }),
+      })
+      .strict()
+      .optional()
+      .describe('A Python app: its venv must hold every package the requirements file names.'),
+    node: z
+      .object({
+        lockfile: DeployPath.default('package-lock.json').meta({ description: 'The npm lockfile `node_modules` must match.', examples: ['package-lock.json'] }),
+      })
+      .strict()
+      .optional()
+      .describe('A Node app: `node_modules` must hold every package of the lockfile, at the locked version.'),
+    migrations: z
+      .object({
+        sql: DeployPath.optional().meta({ description: 'A folder of plain SQL files applied in name order with no tracking tool: a file counts as applied when a `schema_migrations` table lists it, or else when the tables and columns it creates exist.', examples: ['migrations'] }),
+        alembic: DeployPath.optional().meta({ description: 'An `alembic.ini`: `alembic current` must be at `alembic heads`.', examples: ['alembic.ini'] }),
+        prisma: DeployPath.optional().meta({ description: 'A Prisma schema: `prisma migrate status` must have nothing to apply.', examples: ['prisma/schema.prisma'] }),
+      })
+      .strict()
+      .superRefine((m: Raw, ctx) => {
+        const given = (['sql', 'alembic', 'prisma'] as const).filter((k) => m[k] !== undefined);
+        if (given.length !== 1) {
+          ctx.addIssue({
+            code: 'custom',
+            message: say(
+              given.length === 0 ? 'no migrations given' : `give one kind of migrations, not ${given.join(' and ')}`,
+              'write exactly one of { sql: migrations }, { alembic: alembic.ini } or { prisma: prisma/schema.prisma }',
+            ),
+          });
+        }
+      }, always)
+      .optional()
+      .describe('Database migrations the deploy must have applied (needs `database` with `urlEnv` for `sql`).'),
+    frontend: z
+      .object({
+        build: DeployPath.meta({ description: 'Where the frontend build lands (e.g. `frontend/dist`).', examples: ['frontend/dist'] }),
+        served: DeployPath.meta({ description: 'The folder nginx serves it from; it must hold the latest build.', examples: ['/var/www/wushipay'] }),
+      })
+      .strict()
+      .optional()
+      .describe('A built frontend nginx must serve.'),
+    ports: z
+      .array(Port)
+      .default([])
+      .meta({ description: 'Other services that must listen after a deploy (frontend, mobile, ...).', examples: [[5174, 5175]] }),
+  })
+  .strict();
+export type DeployConfig = z.infer<typeof DeploySchema>;
+
 /** Where the app logs: exactly one of a file, a journald unit, a pm2 process or a container. */
 export type LogsConfig = { file: string } | { journal: string } | { pm2: string } | { docker: string };
 const LOG_KEYS = ['file', 'journal', 'pm2', 'docker'] as const;
@@ -454,6 +515,7 @@ export const TargetSchema = z
       .array(httpUrl('upstreams', 'https://api.example.com'))
       .default([])
       .meta({ description: "Third-party services the app calls (`http://` or `https://` URLs). The `504` runbook times DNS, TCP, TLS and the first byte to each from the host; `host` checks their names resolve.", examples: [['https://api.example.com']] }),
+    deploy: DeploySchema.optional().describe("What the `deploy` runbook checks: dependencies, migrations, restarts, the frontend, other ports. Paths are relative to `workdir`."),
   })
   .strict()
   .superRefine((t: Raw, ctx) => {
@@ -462,6 +524,14 @@ export const TargetSchema = z
         code: 'custom',
         path: ['envFile'],
         message: say('envFile is relative to workdir, which is not set', 'add workdir: /path/to/the/app'),
+      });
+    }
+    const d = t.deploy as Raw | undefined;
+    if (d && t.workdir === undefined && ['python', 'node', 'migrations', 'frontend'].some((k) => d[k] !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['deploy'],
+        message: say('deploy paths are relative to workdir, which is not set', 'add workdir: /path/to/the/app'),
       });
     }
   }, always)

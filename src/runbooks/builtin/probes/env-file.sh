@@ -6,7 +6,8 @@
 #   NAME  a required variable
 # env: PIDS
 #   PIDS  the app's processes (the first whose /proc/PID/environ is readable is read)
-# prints: env_file=present|missing, env_path=FILE,
+# prints: env_file=present|missing, env_path=FILE, env_example=FILE (a template
+#   beside a missing FILE: FILE.example, .env.example, config.example, ...),
 #   var NAME file=set(N chars)|empty|missing|no-file process=set(N chars)|empty|missing|unknown
 #   verdict=required variables are set | verdict=not set: NAME...
 set -u
@@ -14,6 +15,18 @@ f=$1
 shift
 if [ -f "$f" ]; then echo "env_file=present"; else echo "env_file=missing"; fi
 echo "env_path=$f"
+if [ ! -f "$f" ]; then
+  # A template to create it from, next to where it should be (seed 004: cp config.example .env).
+  for x in "$f.example" "$f.sample" "$f.template" "${f%/*}/.env.example" "${f%/*}/.env.sample" "${f%/*}/config.example" "${f%/*}/env.example"; do
+    if [ -f "$x" ]; then echo "env_example=$x"; break; fi
+  done
+fi
+if [ ! -f "$f" ]; then
+  # A template to create it from, next to where it should be (seed 004: cp config.example .env).
+  for x in "$f.example" "$f.sample" "$f.template" "${f%/*}/.env.example" "${f%/*}/.env.sample" "${f%/*}/config.example" "${f%/*}/env.example"; do
+    if [ -f "$x" ]; then echo "env_example=$x"; break; fi
+  done
+fi
 proc=''
 for p in $PIDS; do
   if [ -r "/proc/$p/environ" ]; then proc=$p; break; fi

@@ -12,6 +12,7 @@
 #   proc PID ELAPSED ARGS                 (up to 5)
 #   listen=ADDRESS:PORT                   every TCP socket they listen on
 #   start_cmd= restart_cmd= logs_cmd=     the manager's commands for this service
+#   reload_env_cmd=   how to restart it so it takes a changed environment
 #   note=...     why a fact could not be read
 # Never prints environment values: pm2 state comes from `pm2 ls -m`, not jlist.
 set -u
@@ -35,6 +36,7 @@ tree() {
 systemd_state() {
   echo "start_cmd=sudo systemctl start $name"
   echo "restart_cmd=sudo systemctl restart $name"
+  echo "reload_env_cmd=sudo systemctl restart $name"
   echo "logs_cmd=sudo journalctl -u $name -n 50 --no-pager"
   if ! command -v systemctl >/dev/null 2>&1; then echo "note=systemctl not found"; return; fi
   show=$(systemctl show -p LoadState -p ActiveState -p SubState -p NRestarts -p ExecMainStatus -p MainPID -p ControlGroup "$name" 2>/dev/null)
@@ -60,6 +62,7 @@ prop() {
 pm2_state() {
   echo "start_cmd=pm2 start $name"
   echo "restart_cmd=pm2 restart $name --update-env"
+  echo "reload_env_cmd=pm2 restart $name --update-env"
   echo "logs_cmd=pm2 logs $name --lines 50 --nostream"
   if ! command -v pm2 >/dev/null 2>&1; then echo "note=pm2 not found"; return; fi
   esc=$(printf '\033')
@@ -86,6 +89,7 @@ pm2_state() {
 docker_state() {
   echo "start_cmd=docker start $name"
   echo "restart_cmd=docker restart $name"
+  echo "reload_env_cmd=docker rm -f $name, then create it again with the new environment (docker compose up -d --force-recreate, or docker run --env-file ...): docker restart keeps the old environment"
   echo "logs_cmd=docker logs --tail 50 $name"
   if ! command -v docker >/dev/null 2>&1; then echo "note=docker not found"; return; fi
   if out=$(docker inspect -f '{{.State.Status}} {{.State.Pid}} {{.RestartCount}} {{.State.ExitCode}}' "$name" 2>&1); then
@@ -107,6 +111,7 @@ docker_state() {
 
 process_state() {
   echo "start_cmd=start it the way it is normally started (nothing matches the pattern now)"
+  echo "reload_env_cmd=stop it and start it again the way it is normally started, so it reads the environment anew"
   # This probe's own command line holds the pattern: leave out this shell and everything it started.
   cands=$(pgrep -f -- "$name" | tr '\n' ' ')
   mine=" $(tree "$$" | tr '\n' ' ') "
