@@ -51,7 +51,62 @@ export function configKeys(): ConfigKey[] {
   const example = parseYaml(readFileSync(EXAMPLE_CONFIG, 'utf8')) as unknown;
   const out: ConfigKey[] = [];
   walkObject(schema, [], example, out);
+  // The input-side JSON Schema drops `examples` and `default` of a key whose
+  // value has a transform inside; read those from the zod schema itself.
+  for (const k of out) {
+    const meta = zodMetaAt(ConfigSchema, k.path);
+    if (!k.default && meta.default !== undefined) k.default = yamlValue(meta.default);
+    if (!k.example && Array.isArray(meta.examples) && meta.examples.length) {
+      const text = `${k.path.split(/[.\]]/).filter(Boolean).pop()}: ${yamlValue(meta.examples[0])}`;
+      const parent = out.some((c) => c.path.startsWith(`${k.path}.`) || c.path.startsWith(`${k.path}[]`));
+      if (!parent || text.length <= MAX_PARENT_EXAMPLE) k.example = text;
+    }
+  }
   return out;
+}
+
+type ZodNode = z.core.$ZodType;
+// biome-ignore lint/suspicious/noExplicitAny: walking zod's internal definitions
+const defOf = (s: ZodNode): any => s._zod.def;
+
+/** `s` and the schemas it wraps (optional, default, pipe input, ...), outermost first. */
+function wrappers(s: ZodNode): ZodNode[] {
+  const d = defOf(s);
+  switch (d.type) {
+    case 'optional':
+    case 'default':
+    case 'prefault':
+    case 'nullable':
+    case 'readonly':
+      return [s, ...wrappers(d.innerType)];
+    case 'pipe':
+      return [s, ...wrappers(d.in)];
+    default:
+      return [s];
+  }
+}
+
+/** The meta (`.describe()`, `.meta()`) given anywhere on the key at `path`, outer wrappers winning. */
+function zodMetaAt(root: ZodNode, path: string): Record<string, unknown> {
+  const segs = path.replace(/\[\]/g, '.[]').split('.');
+  let current: ZodNode[] = [root];
+  for (const seg of segs) {
+    current = current.flatMap((s) => {
+      const base = wrappers(s).pop()!;
+      const d = defOf(base);
+      if (seg === '<name>') return d.type === 'record' ? [d.valueType] : [];
+      if (seg === '[]') return d.type === 'array' ? [d.element] : [];
+      if (d.type === 'union') return d.options.flatMap((o: ZodNode) => { const od = defOf(wrappers(o).pop()!); return od.type === 'object' && od.shape[seg] ? [od.shape[seg]] : []; });
+      return d.type === 'object' && d.shape[seg] ? [d.shape[seg]] : [];
+    });
+  }
+  const meta: Record<string, unknown> = {};
+  for (const s of current.flatMap(wrappers).reverse()) {
+    const d = defOf(s);
+    if (d.type === 'default' && meta.default === undefined) meta.default = typeof d.defaultValue === 'function' ? d.defaultValue() : d.defaultValue;
+    Object.assign(meta, z.globalRegistry.get(s as z.ZodType) ?? {});
+  }
+  return meta;
 }
 
 type Seg = { key: string } | { name: true } | { item: true };
@@ -116,7 +171,8 @@ function yamlValue(v: unknown): string {
   if (Array.isArray(v) && v.length === 0) return '[]';
   if (v !== null && typeof v === 'object' && Object.keys(v).length === 0) return '{}';
   const text = stringify(v, { collectionStyle: 'flow', lineWidth: 0 }).trim();
-  return text;
+  // A value with newlines inside (a multi-line string) is shown as JSON, which is YAML on one line.
+  return text.includes('\n') ? JSON.stringify(v) : text;
 }
 
 function typeOf(s: Json): string {
