@@ -7,16 +7,13 @@
  * plain-HTTP port behind https://, an expired certificate, a `.invalid`
  * name). Each cause has a healthy twin.
  */
-import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AppHandle, startApp } from '../support/apps.ts';
 import { type CliRun, runCli } from '../support/cli.ts';
 import { type Fleet, fleetConfigHosts, startFleet } from '../support/fleet.ts';
-import { type NginxHandle, startNginx } from '../support/nginx.ts';
 import { freePort, httpGet, makeTempDir, removeTempDir } from '../support/processes.ts';
-import { type LoopbackServer, makeCerts, type PgDatabase, pgDatabase, plainServer, runCliWithoutDns, type TestCerts, tlsServer, writeConfig } from './setups.ts';
+import { type LoopbackServer, makeCerts, pgDatabase, plainServer, runCliWithoutDns, type Setup504, type Setup504Options, setup504, type TestCerts, tlsServer } from './setups.ts';
 
 let fleet: Fleet;
 let dir: string;
@@ -38,50 +35,6 @@ afterAll(async () => {
 
 const durations: Record<string, number> = {};
 
-interface Setup504Options {
-  app: 'ok' | 'slow';
-  /** nginx's proxy_read_timeout for /api. Default 1s. */
-  readTimeout?: string;
-  upstreams?: string[];
-  db?: PgDatabase;
-  /** The `hosts:` section. Default the SSH fleet. */
-  hosts?: Record<string, object>;
-}
-
-interface Setup504 {
-  app: AppHandle;
-  nginx: NginxHandle;
-  configPath: string;
-  cleanup(): Promise<void>;
-}
-
-/** A real app (answering at once, or after 4 s) behind a real nginx, and the triage.yaml for target `shop`. */
-async function setup504(o: Setup504Options): Promise<Setup504> {
-  const d = await fsp.mkdtemp(path.join(dir, `${o.app}-`));
-  const port = await freePort();
-  const env = { JWT_SECRET: randomBytes(30).toString('hex'), DATABASE_URL: o.db?.url ?? 'postgres://app@127.0.0.1:5432/app' };
-  const app = await startApp(o.app, { port, dir: path.join(d, 'app'), delayMs: 4000, env });
-  const nginx = await startNginx({ dir: path.join(d, 'nginx'), upstreamPort: port, proxyReadTimeout: o.readTimeout ?? '1s' }).catch(async (e) => {
-    await app.stop();
-    throw e;
-  });
-  const hosts = o.hosts ?? fleetConfigHosts(fleet);
-  const shop = {
-    hosts: Object.keys(hosts),
-    service: { manager: 'process', name: app.marker },
-    port,
-    health: `http://127.0.0.1:${port}/health`,
-    nginx: { config: nginx.configPath, site: nginx.sitePath, location: '/api' },
-    workdir: app.workdir,
-    envFile: '.env',
-    logs: { file: app.logFile },
-    ...(o.upstreams ? { upstreams: o.upstreams } : {}),
-    ...(o.db ? { database: { kind: 'postgres', host: '127.0.0.1', port: 5432, urlEnv: 'DATABASE_URL' } } : {}),
-  };
-  const configPath = await writeConfig(d, { hosts, targets: { shop } });
-  return { app, nginx, configPath, cleanup: async () => void (await Promise.all([app.stop(), nginx.stop()])) };
-}
-
 async function diagnose(s: Setup504, params: Record<string, string> = {}, run: (args: string[]) => Promise<CliRun> = runCli): Promise<CliRun> {
   const args = Object.entries(params).flatMap(([k, v]) => ['--param', `${k}=${v}`]);
   const r = await run(['run', '504', 'shop', '--config', s.configPath, '--json', ...args]);
@@ -89,8 +42,8 @@ async function diagnose(s: Setup504, params: Record<string, string> = {}, run: (
   return r;
 }
 
-async function withSetup504<T>(o: Setup504Options, fn: (s: Setup504) => Promise<T>): Promise<T> {
-  const s = await setup504(o);
+async function withSetup504<T>(o: Omit<Setup504Options, 'hosts' | 'root'> & { hosts?: Record<string, object> }, fn: (s: Setup504) => Promise<T>): Promise<T> {
+  const s = await setup504({ ...o, root: dir, hosts: o.hosts ?? fleetConfigHosts(fleet) });
   try {
     return await fn(s);
   } finally {

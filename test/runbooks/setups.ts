@@ -11,7 +11,7 @@
  * and the private /etc/resolv.conf need root (tests run as root here).
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as http from 'node:http';
@@ -19,7 +19,9 @@ import * as https from 'node:https';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { type AppHandle, startApp } from '../support/apps.ts';
 import { type CliRun, purgePrefix } from '../support/cli.ts';
+import { type NginxHandle, startNginx } from '../support/nginx.ts';
 import { freePort, makeTempDir, removeTempDir, spawnTracked, type TrackedChild, waitUntil } from '../support/processes.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -54,6 +56,55 @@ export async function tmpfs(opts: { fill: boolean }): Promise<Tmpfs> {
       await removeTempDir(dir);
     },
   };
+}
+
+// ---------------------------------------------------------------- 504
+
+/** What {@link setup504} builds. */
+export interface Setup504Options {
+  /** Where its files go (a folder per setup is made inside). */
+  root: string;
+  app: 'ok' | 'slow';
+  /** nginx's proxy_read_timeout for /api. Default 1s. */
+  readTimeout?: string;
+  upstreams?: string[];
+  db?: PgDatabase;
+  /** The `hosts:` section, e.g. `fleetConfigHosts(fleet)` or `{ web1: { address: 'local' } }`. */
+  hosts: Record<string, object>;
+}
+
+export interface Setup504 {
+  app: AppHandle;
+  nginx: NginxHandle;
+  configPath: string;
+  cleanup(): Promise<void>;
+}
+
+/** A real app (answering at once, or after 4 s) behind a real nginx, and the triage.yaml for target `shop`. */
+export async function setup504(o: Setup504Options): Promise<Setup504> {
+  const d = await fsp.mkdtemp(path.join(o.root, `${o.app}-`));
+  const port = await freePort();
+  const env = { JWT_SECRET: randomBytes(30).toString('hex'), DATABASE_URL: o.db?.url ?? 'postgres://app@127.0.0.1:5432/app' };
+  const app = await startApp(o.app, { port, dir: path.join(d, 'app'), delayMs: 4000, env });
+  const nginx = await startNginx({ dir: path.join(d, 'nginx'), upstreamPort: port, proxyReadTimeout: o.readTimeout ?? '1s' }).catch(async (e) => {
+    await app.stop();
+    throw e;
+  });
+  const hosts = o.hosts;
+  const shop = {
+    hosts: Object.keys(hosts),
+    service: { manager: 'process', name: app.marker },
+    port,
+    health: `http://127.0.0.1:${port}/health`,
+    nginx: { config: nginx.configPath, site: nginx.sitePath, location: '/api' },
+    workdir: app.workdir,
+    envFile: '.env',
+    logs: { file: app.logFile },
+    ...(o.upstreams ? { upstreams: o.upstreams } : {}),
+    ...(o.db ? { database: { kind: 'postgres', host: '127.0.0.1', port: 5432, urlEnv: 'DATABASE_URL' } } : {}),
+  };
+  const configPath = await writeConfig(d, { hosts, targets: { shop } });
+  return { app, nginx, configPath, cleanup: async () => void (await Promise.all([app.stop(), nginx.stop()])) };
 }
 
 // ---------------------------------------------------------------- PostgreSQL
