@@ -4,7 +4,7 @@
  * the name checks (`lint.ts`) is refused with every problem listed (file,
  * path, line, fix) — nothing half-valid is ever run.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isScalar, LineCounter, parseDocument } from 'yaml';
@@ -28,8 +28,30 @@ export interface LoadedRunbook {
   builtin: boolean;
 }
 
+/**
+ * Parsed runbooks by file, reused while the file is unchanged (same size and
+ * mtime): every `triage` call, bot reload and test loads the built-ins, and
+ * parsing + linting them is the bulk of start-up. Only successes are kept.
+ */
+const parsedCache = new Map<string, { size: number; mtimeMs: number; loaded: LoadedRunbook }>();
+
 /** Parses and checks one runbook file; throws `TriageErrors` listing every problem. */
 export function loadRunbookFile(file: string, builtin = false): LoadedRunbook {
+  const key = `${builtin ? 'b' : 'u'}:${file}`;
+  let st: { size: number; mtimeMs: number; isFile(): boolean } | undefined;
+  try {
+    st = statSync(file);
+  } catch {
+    st = undefined;
+  }
+  const hit = st?.isFile() ? parsedCache.get(key) : undefined;
+  if (hit && st && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.loaded;
+  const loaded = loadRunbookFileUncached(file, builtin);
+  if (st?.isFile()) parsedCache.set(key, { size: st.size, mtimeMs: st.mtimeMs, loaded });
+  return loaded;
+}
+
+function loadRunbookFileUncached(file: string, builtin: boolean): LoadedRunbook {
   let text: string;
   try {
     // The same caps as the config: size before reading, UTF-8 required (text-file.ts).
