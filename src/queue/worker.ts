@@ -134,7 +134,9 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
     connection: conn,
     prefix,
     stalledInterval: o.stalledIntervalMs ?? 15_000,
-    lockDuration: o.lockDurationMs ?? 30_000,
+    lockDuration: lockMs,
+    // Renewals every lockMs/8..lockMs/4 leave room under load before the lock-loss check (3/4 of lockMs) fires.
+    lockRenewTime: Math.max(50, Math.floor(lockMs / 4)),
     maxStalledCount: 2,
   };
 
@@ -240,7 +242,7 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
       ),
   );
 
-  // BullMQ renews each job's lock every lockMs/4..lockMs/2. Past 3/4 of lockMs without a renewal the lock may
+  // BullMQ renews each job's lock every lockMs/8..lockMs/4. Past 3/4 of lockMs without a renewal the lock may
   // be gone (another worker can take the job): stop the step before that can happen.
   for (const w of hostWorkers) {
     w.on('locksRenewed', ({ jobIds }: { jobIds: string[] }) => {
