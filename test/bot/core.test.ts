@@ -157,7 +157,8 @@ describe('/diagnose', () => {
     expect(card).toContain(`nothing listens on :${port}`);
     expect(card).toMatch(/fix: .+/);
     expect(card).toContain(`run ${chat.runId()}`);
-    expect(chat.thread()).toContain(`✗ what listens on :${port}`);
+    expect(chat.thread()).toContain("✗ what listens on the app's port");
+    expect(chat.thread()).toContain(`nothing listens on :${port}`);
   });
 
   it('Cancel stops a long run quickly and the card ends cancelled', async () => {
