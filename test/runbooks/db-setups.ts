@@ -104,6 +104,12 @@ export interface PgCluster {
   appUser: string;
   appPassword: string;
   db(): PgDb;
+  /**
+   * Opens `n` idle sessions as `app`, one at a time, each awaited through
+   * the server's process titles (`ps`), not a query: a polling connection
+   * would itself take a slot and make the last session fail.
+   */
+  fill(n: number): Promise<void>;
   /** pid of the postmaster. */
   pid(): number;
   /** Stops the server (pg_ctl stop -m fast; SIGKILL by PID if it lingers); `cleanup` still removes the data. */
@@ -173,6 +179,19 @@ export async function pgCluster(o: { maxConnections: number; reserved: number })
     appUser: 'app',
     appPassword: APP_PASSWORD,
     db: () => ({ ...pgDbOn('postgres', port, sessions), cleanup: async () => {} }),
+    async fill(n) {
+      const db = pgDbOn('postgres', port, sessions);
+      const idleApp = () => execFileSync('ps', ['-o', 'args=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').filter((l) => /^postgres: .*app postgres 127\.0\.0\.1\(\d+\) idle$/.test(l.trim())).length;
+      const before = idleApp();
+      for (let i = 1; i <= n; i++) {
+        const s = await db.session([], { user: 'app', password: APP_PASSWORD });
+        await waitUntil(`idle session ${i} of app on :${port}`, async () => (idleApp() >= before + i ? true : undefined), {
+          timeoutMs: 10_000,
+          intervalMs: 50,
+          abort: () => (s.child.hasExited() ? 'psql exited (refused?)' : undefined),
+        });
+      }
+    },
     pid: () => pid,
     stopServer,
     async cleanup() {

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, makeTempDir, removeTempDir, waitUntil } from '../../support/processes.ts';
 import { type PgDb, pgDb, psql } from '../db-setups.ts';
-import { facts, runProbe } from './harness.ts';
+import { facts, type ProbeRunOptions, runProbe } from './harness.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -45,7 +45,7 @@ async function envDir(body: string): Promise<string> {
   return d;
 }
 
-const pg = (check: string[], env: Record<string, string>, stubs?: Parameters<typeof runProbe>[1]['stubs']) =>
+const pg = (check: string[], env: Record<string, string>, stubs?: ProbeRunOptions['stubs']) =>
   runProbe('db-sql', { args: ['postgres', ...check], env, real: stubs ? [] : ['psql'], stubs });
 
 describe('db-sql connections (PostgreSQL)', () => {
