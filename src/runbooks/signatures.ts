@@ -194,8 +194,8 @@ export function loadSignatureFile(file: string): Signature[] {
       }),
     );
   }
-  const seen = new Set<string>();
-  const dup = parsed.data.signatures.find((s) => (seen.has(s.id) ? true : (seen.add(s.id), false)));
+  const ids = parsed.data.signatures.map((s) => s.id);
+  const dup = parsed.data.signatures.find((s, i) => ids.indexOf(s.id) !== i);
   if (dup) throw new TriageErrors([new TriageError('RUNBOOK_INVALID', `signature id "${dup.id}" appears twice`, { file, fix: 'give each signature its own id' })]);
   return parsed.data.signatures;
 }
