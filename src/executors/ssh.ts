@@ -212,8 +212,10 @@ export class SshExecutor implements Executor {
     const timeoutMs = host.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     let channel: ClientChannel | undefined;
     let timer: NodeJS.Timeout | undefined;
+    let gaveUp = false;
     const bounded = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
+        gaveUp = true;
         channel?.close();
         reject(new TriageError('EXEC_FAILED', `${where} did not start a shell within ${timeoutMs} ms`, {
           fix: "check the login shell and rc files of the SSH user on the host (they run once per session)",
@@ -227,7 +229,11 @@ export class SshExecutor implements Executor {
         new Promise<ClientChannel>((resolve, reject) => {
           try {
             // `exec sh` instead of a pty shell: no prompts, no echo; the login shell runs once per session.
-            conn.client.exec('exec sh', (err, ch) => (err ? reject(wrapExec(err, host)) : resolve(ch)));
+            conn.client.exec('exec sh', (err, ch) => {
+              if (err) return reject(wrapExec(err, host));
+              if (gaveUp) ch.close(); // answered after we stopped waiting: do not leave a shell open
+              resolve(ch);
+            });
           } catch (e) {
             reject(wrapExec(e as Error, host)); // ssh2 throws when the connection is already gone
           }
