@@ -94,7 +94,7 @@ describe('triage run db on the shared PostgreSQL (a database per test)', () => {
     const run = await diagnose('db-locks', PG(urlOf(db)));
     expectCause(run, 'db-locks');
     const top = run.json.findings[0];
-    expect(top.title).toBe(`1 database sessions are blocked by a lock held by pid ${blocker}`);
+    expect(top.title).toMatch(new RegExp(`^pid ${blocker} holds a lock other database sessions wait for \\(blocked: 1, longest \\d+ s\\)$`));
     const evidence = top.evidence.join('\n');
     expect(evidence).toMatch(new RegExp(`blocked: pid=${blocked} waiting=\\d+ since=\\S+Z by=${blocker} query=UPDATE accounts SET note = '…' WHERE id = 1`));
     expect(evidence).toMatch(new RegExp(`blocking: pid=${blocker} state=idle_in_transaction xact=\\d+ since=\\S+Z`));
@@ -110,7 +110,7 @@ describe('triage run db on the shared PostgreSQL (a database per test)', () => {
     await db.session(["UPDATE accounts SET token = 'y' WHERE id = 2"]);
     const run = await diagnose('healthy (locks twin)', PG(urlOf(db)));
     expectHealthy(run);
-    expect(stepOf(run, 'locks').summary).toBe('0 sessions wait on a lock, longest 0 s');
+    expect(stepOf(run, 'locks').summary).toBe('blocked sessions: 0, longest wait 0 s');
   });
 
   it('db-slow: SELECT pg_sleep(30) has run past slow_query', async () => {
@@ -119,6 +119,7 @@ describe('triage run db on the shared PostgreSQL (a database per test)', () => {
     const pid = await db.backendPid("query LIKE 'SELECT pg_sleep%' AND now() - query_start > interval '1.5 seconds'");
     const run = await diagnose('db-slow', { ...PG(urlOf(db)), params: { slow_query: '1s' } });
     expectCause(run, 'db-slow');
+    expect(run.json.findings[0].title).toMatch(/^database queries run long: 1 past 1 s, the longest for \d+ s$/);
     expect(run.json.findings[0].evidence.join('\n')).toMatch(new RegExp(`pid=${pid} seconds=\\d+ since=\\S+Z wait=Timeout/PgSleep query=SELECT pg_sleep\\(30\\)`));
     expect(run.json.findings[0].fix).toContain(`pg_cancel_backend(${pid})`);
   });
@@ -146,7 +147,7 @@ describe('triage run db on the shared PostgreSQL (a database per test)', () => {
     expectCause(run, 'db-stale-rows');
     const top = run.json.findings[0];
     expect(top.severity).toBe('warning');
-    expect(top.title).toBe('1 rows are stuck in a state (1 of the database.staleRows checks)');
+    expect(top.title).toBe('rows are stuck in a state: 1 (from 1 of the database.staleRows checks)');
     expect(top.evidence.join('\n')).toContain('check=1 rows=1 name=tasks stuck in submitted');
     expect(top.evidence.join('\n')).toContain('task_id=t1 status=submitted');
     expect(stepOf(run, 'stale').status).toBe('warn');
@@ -156,7 +157,7 @@ describe('triage run db on the shared PostgreSQL (a database per test)', () => {
     db = await tasks(false);
     const run = await diagnose('healthy (stale twin)', PG(urlOf(db), { staleRows: [STUCK] }));
     expectHealthy(run);
-    expect(stepOf(run, 'stale').summary).toBe('0 stuck rows from 0 of 1 checks');
+    expect(stepOf(run, 'stale').summary).toBe('stuck rows: 0 (0 of 1 checks found some)');
   });
 
   it('a stale-rows query that would write fails the check (never healthy), and writes nothing', async () => {
