@@ -17,6 +17,8 @@ export interface LocalExecutorOptions {
   maxSessions?: number;
 }
 
+const START_TIMEOUT_MS = 10_000;
+
 export class LocalExecutor implements Executor {
   private readonly children = new Set<ChildProcess>();
   private readonly pool: SessionPool;
@@ -50,7 +52,21 @@ export class LocalExecutor implements Executor {
     });
     child.stdin!.on('error', () => {}); // EPIPE once the shell is gone; the session reports it as closed
     const session = new ShellSession(child.stdin!, child.stdout!, 'local');
-    await session.ready();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        session.ready(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new TriageError('EXEC_FAILED', `sh on this machine did not start within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+        }),
+      ]);
+    } catch (e) {
+      session.close();
+      if (child.pid) signalGroup(child.pid, 'SIGHUP');
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
     return session;
   }
 }
