@@ -181,6 +181,23 @@ describe('triage run db on the shared PostgreSQL (a database per test)', () => {
   });
 });
 
+describe('database.staleRows in triage.yaml', () => {
+  it('is refused unless each entry is one SELECT: lint names the entry and the fix, and run runs nothing (exit 2)', async () => {
+    const workdir = await fsp.mkdtemp(path.join(dir, 'lint-'));
+    const config = path.join(workdir, 'triage.yaml');
+    const staleRows = ['SELECT 1; DELETE FROM tasks', 'DELETE FROM tasks', '-- fine\nSELECT 1;'];
+    await fsp.writeFile(config, stringify({ hosts: { box: { address: 'local' } }, targets: { shop: { hosts: ['box'], database: { kind: 'postgres', host: '127.0.0.1', staleRows } } } }));
+    const lint = await runCli(['lint', config]);
+    expect(lint.code).toBe(2);
+    expect(lint.stdout + lint.stderr).toContain('targets.shop.database.staleRows.0: one statement per query, no ;');
+    expect(lint.stdout + lint.stderr).toContain('targets.shop.database.staleRows.1: not a SELECT');
+    expect(lint.stdout + lint.stderr).not.toContain('staleRows.2');
+    const run = await runCli(['run', 'db', 'shop', '--config', config, '--json']);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+  });
+});
+
 describe('triage run db on a private PostgreSQL cluster (max_connections 5, 1 reserved)', () => {
   let cluster: PgCluster;
   beforeAll(async () => {

@@ -193,6 +193,14 @@ describe('db-sql stale rows (PostgreSQL)', () => {
     expect(db.sql('SELECT count(*) FROM tasks')).toBe('3');
   });
 
+  it('a query is data to psql, never to the shell: $(), backticks and quotes arrive as SQL', async () => {
+    db = await tasks();
+    const r = await pg(['stale', '5000', "SELECT '$(id)' AS a, '`id`' AS b, 'it''s' AS c"], conf({ name: db.name }));
+    expect(r.stdout, r.stderr).toContain("row check=1 a=$(id) b=`id` c=it's");
+    expect(r.stdout).not.toMatch(/uid=/);
+    expect(r.leftInTmp).toEqual([]);
+  });
+
   it('a query that runs too long is cancelled by its statement_timeout', async () => {
     db = await tasks();
     const r = await pg(['stale', '200', 'SELECT pg_sleep(5)'], conf({ name: db.name }));
