@@ -18,10 +18,12 @@ import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
+import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { knownHostsLineMatches } from './executors/host-key.ts';
 import { TriageError, TriageErrors } from './errors.ts';
 import { readTextFile, yamlToJS } from './text-file.ts';
+import { DurationSchema } from './runbooks/schema.ts';
 import type { HostSpec } from './executors/executor.ts';
 
 // ---------------------------------------------------------------------------
@@ -151,41 +153,20 @@ const TimeZone = z.string().refine(
   say('unknown time zone', 'use an IANA zone name such as UTC, Europe/Berlin or Asia/Shanghai'),
 );
 
-const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
-const DAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
-type CronField = { name: string; min: number; max: number; names?: string[] };
-const CRON_FIELDS: CronField[] = [
-  { name: 'minute', min: 0, max: 59 },
-  { name: 'hour', min: 0, max: 23 },
-  { name: 'day of month', min: 1, max: 31 },
-  { name: 'month', min: 1, max: 12, names: MONTHS },
-  { name: 'day of week', min: 0, max: 7, names: DAYS },
-];
-const SECOND_FIELD: CronField = { name: 'second', min: 0, max: 59 };
-
-/** Why a cron expression is invalid, or `null`. 5 fields, or 6 with seconds first. */
-function cronProblem(expr: string): string | null {
+/**
+ * Why a cron expression is invalid, or `null`: 5 fields, or 6 with seconds
+ * first (SPEC), read by `cron-parser` — the parser BullMQ's job schedulers
+ * use, so what lint accepts is exactly what the scheduler runs.
+ */
+export function cronProblem(expr: string, tz?: string): string | null {
   const fields = expr.trim().split(/\s+/);
   if (fields.length !== 5 && fields.length !== 6) return `has ${fields.length} fields, expected 5 (or 6 with seconds first)`;
-  const specs = fields.length === 6 ? [SECOND_FIELD, ...CRON_FIELDS] : CRON_FIELDS;
-  for (const [i, field] of fields.entries()) {
-    const spec = specs[i];
-    for (const part of field.split(',')) {
-      const m = /^(\*|([0-9]+|[A-Za-z]{3})(?:-([0-9]+|[A-Za-z]{3}))?)(?:\/([0-9]+))?$/.exec(part);
-      if (!m) return `the ${spec.name} field '${field}' is not valid (use digits, * / , - or names like MON, JAN)`;
-      for (const v of [m[2], m[3]]) {
-        if (v === undefined) continue;
-        if (/^[0-9]+$/.test(v)) {
-          const n = Number(v);
-          if (n < spec.min || n > spec.max) return `the ${spec.name} field: ${n} is outside ${spec.min}-${spec.max}`;
-        } else if (!spec.names?.includes(v.toUpperCase())) {
-          return `the ${spec.name} field: '${v}' is not a known name`;
-        }
-      }
-      if (m[4] !== undefined && Number(m[4]) === 0) return `the ${spec.name} field: step /0 is not allowed`;
-    }
+  try {
+    CronExpressionParser.parse(expr.trim(), tz ? { tz } : {});
+    return null;
+  } catch (e) {
+    return (e as Error).message;
   }
-  return null;
 }
 
 const Cron = z.string().superRefine((expr, ctx) => {
@@ -684,6 +665,7 @@ export const OncallSchema = z
         cron: Cron.describe("When to post the handoff: 5 cron fields, or 6 with seconds first."),
         tz: TimeZone.default('UTC').describe("IANA time zone the cron is read in."),
         post: Place.describe("Where the handoff thread goes: `tg:<chat id>` or `slack:<channel id>`."),
+        takeWithin: DurationSchema.optional().describe("How long the incoming person has to press \"I have it\" before the bot says so and mentions the next person in the rotation. Default 15m."),
       })
       .strict()
       .optional().describe("Post the on-call handoff thread on a schedule."),
@@ -728,8 +710,8 @@ export const ConfigSchema = z
     targets: z.record(TargetName, TargetSchema).describe("The services you diagnose, by name (lower-case letters, digits, `_` `-`), as in `/diagnose 502 NAME`."),
     chat: ChatSchema.optional().describe("The chat platforms `triage bot` serves."),
     access: AccessSchema.optional().describe("Who may use the chat bot. Without it nobody on Telegram or Slack is let in."),
-    schedules: z.array(ScheduleSchema).optional().describe("Runbooks to run on a schedule and post as a digest. Checked by `triage lint`; nothing runs them yet."),
-    oncall: OncallSchema.optional().describe("The on-call rotation. Checked by `triage lint`; the on-call chat commands answer \"not set up yet\"."),
+    schedules: z.array(ScheduleSchema).optional().describe("Runbooks to run on a schedule and post as a digest (BullMQ job schedulers, one per name; `triage bot` keeps them in step with this list)."),
+    oncall: OncallSchema.optional().describe("The on-call rotation: `/oncall`, `/handoff` and the scheduled handoff thread."),
   })
   .strict()
   .superRefine((c: Raw, ctx) => {
