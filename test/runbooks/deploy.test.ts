@@ -160,6 +160,15 @@ describe('SQL migrations against the real PostgreSQL (seed 003: nine payment fil
     expect(fixed.result.status, fixed.why).toBe('healthy');
     expect(fixed.steps.find((s) => s.id === 'migrations')?.output).toContain('003_add_remark_to_zhifu_peizhi.sql applied (listed in schema_migrations)');
   });
+  it('a database that does not answer is not a pending migration: inconclusive, saying the check could not run', async () => {
+    const wd = path.join(dir, 'mig-down');
+    await write(path.join(wd, 'migrations', '001_create_payment_tables.sql'), 'CREATE TABLE zhifu_peizhi (id int);\n');
+    await write(path.join(wd, '.env'), `DATABASE_URL=postgres://postgres:${DB_PASSWORD}@127.0.0.1:${await freePort()}/shop\n`);
+    const { result, top, why } = await diagnose('mig-down', { workdir: wd, database: { kind: 'postgres', host: '127.0.0.1', urlEnv: 'DATABASE_URL' }, deploy: { migrations: { sql: 'migrations' } } });
+    expect(result.cause, why).toBe('inconclusive');
+    expect(top.evidence[0]).toMatch(/^database migrations applied: failed .*psql: error: connection to server at "127.0.0.1", port \d+ failed: Connection refused/);
+    expect(JSON.stringify(result.hosts[0].steps)).toContain('db=unreachable');
+  });
 });
 
 describe('restarts (seed 003: only the backend was restarted)', () => {

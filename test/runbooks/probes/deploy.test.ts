@@ -339,3 +339,26 @@ describe('ports probe', () => {
     }
   });
 });
+
+describe('what the env runbook adds to shared probes', () => {
+  it('env-file names a template beside a missing env file (seed 004: cp config.example .env)', async () => {
+    const wd = path.join(dir, 'tmpl');
+    await write(path.join(wd, 'config.example'), 'JWT_SECRET=\n');
+    const r = await runProbe('env-file', { args: [path.join(wd, '.env'), 'JWT_SECRET'], env: { PIDS: '' } });
+    expect(facts(r.stdout).get('env_file')).toBe('missing');
+    expect(facts(r.stdout).get('env_example')).toBe(path.join(wd, 'config.example'));
+  });
+
+  it('service says how each manager restarts a process so it takes a changed environment', async () => {
+    const cases: [string, string][] = [
+      ['pm2', 'pm2 restart api --update-env'],
+      ['systemd', 'sudo systemctl restart api'],
+      ['docker', 'docker rm -f api, then create it again'],
+      ['process', 'stop it and start it again'],
+    ];
+    for (const [mgr, words] of cases) {
+      const r = await runProbe('service', { args: [mgr, 'api'], real: ['ps'], stubs: { pgrep: [{ args: '*', exit: 1 }] } });
+      expect(facts(r.stdout).get('reload_env_cmd'), mgr).toContain(words);
+    }
+  });
+});

@@ -124,7 +124,7 @@ sql_kind() {
      union all select 'm '||coalesce(to_regclass('schema_migrations')::text, '')"
   if ! have=$(psql -XAtq -v ON_ERROR_STOP=1 -c "$q" 2>&1); then
     echo "db=unreachable"
-    echo "note=psql: $(printf '%s\n' "$have" | head -n 1)"
+    echo "note=$(printf '%s\n' "$have" | head -n 1)"
     return
   fi
   echo "db=ok"
