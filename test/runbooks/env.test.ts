@@ -36,8 +36,10 @@ async function configFor(name: string, target: Record<string, unknown>, hosts: R
 }
 
 async function diagnose(config: string) {
+  const t0 = Date.now();
   const run = await runCli(['run', 'env', 'shop', '--config', config, '--json']);
   expect(run.json, run.stdout + run.stderr).toBeDefined();
+  console.log(`env ${path.basename(config, '.yaml')}: ${run.json.cause ?? 'healthy'} in ${Date.now() - t0} ms (run ${run.json.durationMs} ms)`);
   expect(run.stdout).not.toContain(SECRET);
   expect(run.stdout).not.toContain(DB_URL);
   return { run, result: run.json, top: run.json.findings[0] };
