@@ -665,7 +665,7 @@ export const OncallSchema = z
         cron: Cron.describe("When to post the handoff: 5 cron fields, or 6 with seconds first."),
         tz: TimeZone.default('UTC').describe("IANA time zone the cron is read in."),
         post: Place.describe("Where the handoff thread goes: `tg:<chat id>` or `slack:<channel id>`."),
-        takeWithin: DurationSchema.optional().describe("How long the incoming person has to press \"I have it\" before the bot says so and mentions the next person in the rotation. Default 15m."),
+        takeWithin: DurationSchema.optional().meta({ description: "How long the incoming person has to press \"I have it\" before the bot says so and mentions the next person in the rotation.", default: '15m', examples: ['30m'] }),
       })
       .strict()
       .optional().describe("Post the on-call handoff thread on a schedule."),
