@@ -118,7 +118,7 @@ describe('a valid config', () => {
 
     const api = config.targets.wushipay;
     expect(api.nginx).toEqual({ config: '/etc/nginx/nginx.conf', site: '/etc/nginx/sites-enabled/wushipay', location: '/' });
-    expect(api.database).toEqual({ kind: 'mysql', host: 'db.internal', port: 3306 });
+    expect(api.database).toEqual({ kind: 'mysql', host: 'db.internal', port: 3306, staleRows: [] });
     expect(api.logs).toEqual({ journal: 'wushipay-api.service' });
     expect(api).toMatchObject({ envFile: '.env', envFileExplicit: false });
     expect(config.targets.worker).toMatchObject({ envFile: 'config/worker.env', envFileExplicit: true, requiredEnv: [] });

@@ -58,7 +58,7 @@ afterAll(async () => {
 
 /** What runs and lies around on the host now: this fleet's processes and the files in its TMPDIR. */
 function onHost(): Census {
-  return { processes: census(scope).processes, tempFiles: readdirSync(hostTmp) };
+  return { processes: census(scope).processes, tempFiles: readdirSync(hostTmp), machineTempFiles: [] };
 }
 
 /** Waits (bounded) for the host to be back to `before`; returns what it ended on. */
