@@ -124,7 +124,7 @@ describe('db-slow: the app waits on a long-running query (real PostgreSQL)', () 
         const run = await diagnose(s, { slow_query: '1s' });
         const top = expectCause(run, 'db-slow', 'db-slow');
         expect(top.title).toMatch(/^the app waits on its database: 1 queries have run for up to \d+ s$/);
-        expect(top.evidence[0]).toMatch(/^pid=\d+ seconds=\d+ wait=Timeout\/PgSleep query=SELECT pg_sleep\(30\)$/);
+        expect(top.evidence[0]).toMatch(/^pid=\d+ seconds=\d+ since=\S+ wait=Timeout\/PgSleep query=SELECT pg_sleep\(30\)$/);
         expect(top.fix).toContain('pg_cancel_backend');
         // The URL is read on the host; it is not in the result.
         expect(run.stdout).not.toContain(db.url);

@@ -2,15 +2,15 @@
  * The probes behind the 504 runbook: `timing` (curl's DNS/connect/TLS/first
  * byte breakdown against real loopback servers, and openssl reading an
  * expired certificate), `nginx-timeout` (proxy_read_timeout of a location),
- * `nginx-errors` (recent upstream lines of error.log, old ones counted) and
- * `pg-slow` (long-running queries in a real PostgreSQL, the URL read from
- * the env file and never printed).
+ * `nginx-errors` (recent upstream lines of error.log, old ones counted). The
+ * 504 runbook's slow-query step uses the db runbook's `db-sql` probe
+ * (tested in db-sql.test.ts).
  */
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, makeTempDir, removeTempDir } from '../../support/processes.ts';
-import { type LoopbackServer, makeCerts, pgDatabase, plainServer, type TestCerts, tlsServer } from '../setups.ts';
+import { type LoopbackServer, makeCerts, plainServer, type TestCerts, tlsServer } from '../setups.ts';
 import { facts, runProbe } from './harness.ts';
 
 let dir: string;
@@ -165,44 +165,5 @@ describe('nginx-errors probe', () => {
     await fsp.writeFile(conf, `error_log ${path.join(dir, 'nope', 'error.log')};\n`);
     const r = await runProbe('nginx-errors', { args: [conf, '600'] });
     expect(r.stdout.trim()).toBe(`note=nginx error log ${path.join(dir, 'nope', 'error.log')} is missing or unreadable`);
-  });
-});
-
-describe('pg-slow probe (real PostgreSQL on 127.0.0.1:5432)', () => {
-  it('lists a query running longer than the limit; the URL and its password are never printed', async () => {
-    const db = await pgDatabase();
-    try {
-      const env = path.join(dir, 'pg.env');
-      // postgres trusts loopback here, so any password works; it must reach psql decoded and unprinted.
-      await fsp.writeFile(env, `DATABASE_URL="${db.url.replace('postgres@', 'postgres:s3cr%40t@')}"\n`);
-      const quiet = await runProbe('pg-slow', { args: [env, 'DATABASE_URL', '1'], real: ['psql'] });
-      expect(facts(quiet.stdout).get('slow_count')).toBe('0');
-      await db.sleepingQuery(30, 1.5);
-      const r = await runProbe('pg-slow', { args: [env, 'DATABASE_URL', '1'], real: ['psql'] });
-      const f = facts(r.stdout);
-      expect(f.get('slow_count')).toBe('1');
-      expect(r.stdout).toMatch(/^slow pid=\d+ seconds=\d+ wait=Timeout\/PgSleep query=SELECT pg_sleep\(30\)$/m);
-      expect(Number(f.get('longest'))).toBeGreaterThanOrEqual(1);
-      expect(r.stdout + r.stderr).not.toContain('s3cr');
-      expect(r.stdout + r.stderr).not.toContain(db.url);
-      expect(r.leftInTmp).toEqual([]);
-    } finally {
-      await db.cleanup();
-    }
-  });
-
-  it('no env file, no variable, no psql: says which', async () => {
-    const env = path.join(dir, 'other.env');
-    await fsp.writeFile(env, 'JWT_SECRET=x\n');
-    expect((await runProbe('pg-slow', { args: [path.join(dir, 'none.env'), 'DATABASE_URL', '5'] })).stdout).toContain('note=env file');
-    expect((await runProbe('pg-slow', { args: [env, 'DATABASE_URL', '5'] })).stdout.trim()).toBe(`note=DATABASE_URL is not set in ${env}`);
-    await fsp.writeFile(env, 'DATABASE_URL=postgres://a@127.0.0.1/b\n');
-    expect((await runProbe('pg-slow', { args: [env, 'DATABASE_URL', '5'] })).stdout.trim()).toBe('note=psql is not installed on this host');
-  });
-
-  it('a limit that is not a number never reaches SQL', async () => {
-    const r = await runProbe('pg-slow', { args: ['/x/.env', 'DATABASE_URL', "1'; DROP TABLE x; --"], real: ['psql'] });
-    expect(r.code).toBe(2);
-    expect(r.stdout).toBe('note=SECONDS must be a number\n');
   });
 });
