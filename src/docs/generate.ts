@@ -21,6 +21,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TriageError } from '../errors.ts';
 import { builtinRunbooksMarkdown, causeIndexMarkdown } from './cause-index.ts';
+import { chatCommandsMarkdown } from './chat-commands.ts';
 import { cliReferenceMarkdown } from './cli-reference.ts';
 import { configReferenceMarkdown } from './config-reference.ts';
 import { probeReferenceMarkdown } from './probe-reference.ts';
@@ -42,6 +43,7 @@ export interface GeneratedBlock {
 export const BLOCKS: readonly GeneratedBlock[] = [
   { file: 'docs/config.md', name: 'config-keys', render: () => configReferenceMarkdown() },
   { file: 'docs/cli.md', name: 'cli-commands', render: () => cliReferenceMarkdown() },
+  { file: 'docs/chat.md', name: 'chat-commands', render: () => chatCommandsMarkdown() },
   { file: 'docs/runbooks.md', name: 'builtin-runbooks', render: () => builtinRunbooksMarkdown() },
   { file: 'docs/runbooks.md', name: 'probes', render: () => probeReferenceMarkdown() },
   { file: 'docs/causes.md', name: 'cause-index', render: () => causeIndexMarkdown() },
