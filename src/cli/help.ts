@@ -89,7 +89,7 @@ export const COMMANDS: CommandHelp[] = [
   },
   {
     name: 'run',
-    usage: 'triage run <runbook> <target> [--host NAME] [--config FILE] [--json] [--dry-run] [--no-worker] [--param k=v ...]',
+    usage: 'triage run <runbook> <target> [--host NAME] [--config FILE] [--json] [--dry-run] [--no-worker] [--approve STEP ...] [--param k=v ...]',
     summary: 'Runs a runbook on a target\'s hosts through the queue and prints each step, then the cause, evidence and fix.',
     details: ['<runbook> is a runbook name or alias (e.g. 502, bad-gateway); <target> is a name under `targets:` in the config.', ...RUN_EXITS],
     flags: [
@@ -99,10 +99,17 @@ export const COMMANDS: CommandHelp[] = [
       { flag: 'dry-run', help: 'print the exact commands per host and run nothing' },
       { flag: 'no-worker', help: 'only submit; external `triage worker`s do the work' },
       { flag: 'param', short: 'p', value: 'k=v', multiple: true, help: 'a runbook parameter; secret params take env:NAME or file:PATH' },
+      {
+        flag: 'approve',
+        value: 'STEP',
+        multiple: true,
+        default: 'none: nothing on the host is changed',
+        help: "let this host-changing step run (a fix such as restart: it runs only when the host's cause offers it, then the runbook re-checks); without it a fix is reported as needing approval",
+      },
       { flag: 'wait', value: 'DURATION', default: 'sum of the step timeouts + 2m', help: 'how long to wait for the result, e.g. 90s or 10m' },
       RUNBOOKS,
     ],
-    examples: ['npx triage run 502 wushipay --dry-run', 'npx triage run 502 wushipay --json | jq .cause'],
+    examples: ['npx triage run 502 wushipay --dry-run', 'npx triage run 502 wushipay --json | jq .cause', 'npx triage run 502 wushipay --approve restart'],
   },
   {
     name: 'worker',

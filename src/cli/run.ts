@@ -13,6 +13,7 @@ import { within } from '../queue/redis-watch.ts';
 import { startWorker, type TriageWorker } from '../queue/worker.ts';
 import { RunbookLibrary } from '../runbooks/loader.ts';
 import { planCommands, prepareRun } from '../runbooks/prepare.ts';
+import { approvedSteps, remediationLine } from './remediation.ts';
 import { type CliIO, paramFlags, parse, runbookDirs } from './io.ts';
 import { usageOf } from './help.ts';
 import { exitCodeForResult, stepLine, verdict } from './print.ts';
@@ -33,6 +34,8 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   // With an embedded worker, a missing key is a config error now (exit 2), not a failed run later.
   const plan = prepareRun(loaded, library, { runbook: rbName, target: targetName, host, params }, io.env, { credentials: !values['no-worker'] });
   const json = values.json === true;
+  // Names that are not host-changing steps of this runbook are refused before anything runs (exit 2).
+  const approved = approvedSteps(plan.runbook, values.approve as string[] | undefined);
 
   if (values['dry-run']) {
     const planned = planCommands(plan);
@@ -59,7 +62,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
       worker = await startWorker({ redis, prefix, config: loaded, library, env: io.env, onError: (e) => io.err(`triage: worker: ${e.message}`) });
     }
     // Redis can go away between the check and the submit: a submit that cannot get through is exit 3, not a hang.
-    const submitted = await within(queue.submit(plan, { requestedBy: `cli:${userInfo().username}`, params, host }), 5000, null);
+    const submitted = await within(queue.submit(plan, { requestedBy: `cli:${userInfo().username}`, params, host, approved, approvals: 'given' }), 5000, null);
     if (!submitted) throw redisLost(redis.url, 5000);
     const { runId } = submitted;
     const width = Math.max(...plan.hosts.map((h) => h.name.length));
@@ -78,6 +81,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
         },
       });
       io.out(json ? JSON.stringify(final.result, null, 2) : verdict(final.result));
+      if (!json) for (const r of final.result.remediation ?? []) io.out(remediationLine(r));
       if (final.state === 'cancelled' || final.state === 'failed') {
         if (!json) io.err(`triage: run ${final.state}${final.result.summary ? `: ${final.result.summary}` : ''}`);
         return 3;

@@ -30,6 +30,14 @@ export interface RunRequestData {
   requestedBy: string;
   /** Where results go (a chat place), if anywhere. */
   replyTo?: string;
+  /** Host-changing steps approved up front by `requestedBy` (`triage run --approve STEP`). */
+  approved?: string[];
+  /**
+   * `ask` (default): a changing step not in `approved` waits for an operator's
+   * approval in chat. `given`: only the steps in `approved` run; the others
+   * are skipped at once as needing approval (the CLI: nobody there to ask).
+   */
+  approvals?: 'ask' | 'given';
 }
 
 /** Payload of the `run` parent job. */

@@ -30,6 +30,10 @@ export interface SubmitOptions {
   /** The words the run was asked with (kept for status and re-runs). */
   params?: Record<string, string>;
   host?: string;
+  /** Host-changing steps `requestedBy` approves up front (see {@link RunRequestData.approved}). */
+  approved?: string[];
+  /** Whether changing steps not in `approved` wait for chat (`ask`, default) or are skipped (`given`). */
+  approvals?: 'ask' | 'given';
 }
 
 export class RunQueue {
@@ -66,6 +70,8 @@ export class RunQueue {
       params: o.params ?? Object.fromEntries(Object.entries(plan.params).map(([k, v]) => [k, String(v)])),
       requestedBy: o.requestedBy,
       ...(o.replyTo ? { replyTo: o.replyTo } : {}),
+      ...(o.approved?.length ? { approved: o.approved } : {}),
+      ...(o.approvals ? { approvals: o.approvals } : {}),
     };
     const data: RunJobData = { ...req, hosts: plan.hosts.map((h) => h.name) };
     await this.store.create(data);

@@ -37,6 +37,7 @@ import { defaultRedactor, type Redactor, redactedErrorText } from '../redact.ts'
 import { resolveSecretParams } from '../runbooks/params.ts';
 import { prepareRun, type RunPlan } from '../runbooks/prepare.ts';
 import type { HostResult, RunResult, StepResult } from '../runbooks/result.ts';
+import type { Approval } from '../runbooks/remediation.ts';
 import type { Step } from '../runbooks/schema.ts';
 import { blankTemplate } from '../runbooks/template.ts';
 import {
@@ -222,11 +223,15 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
                     await store.recordStep(d.runId, host.name, s);
                   },
                   approve: async (step) => {
-                    const ok = await waitForApproval(d.runId, host.name, step);
+                    const answer: Approval = d.approved?.includes(step.id)
+                      ? { approved: true, by: d.requestedBy }
+                      : d.approvals === 'given'
+                        ? { approved: false, reason: `needs approval: re-run with --approve ${step.id}` }
+                        : await waitForApproval(d.runId, host.name, step);
                     const why = gone();
                     if (why) throw why;
-                    if (ok) await store.markStarted(d.runId, host.name, step.id);
-                    return ok;
+                    if (answer.approved) await store.markStarted(d.runId, host.name, step.id);
+                    return answer;
                   },
                 });
               },
@@ -265,7 +270,7 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
   );
   lockCheck.unref();
 
-  const waitForApproval = async (runId: string, host: string, step: Step): Promise<boolean> => {
+  const waitForApproval = async (runId: string, host: string, step: Step): Promise<Approval> => {
     await store.announceApproval(runId, host, step.id, step.title);
     await store.setState(runId, 'waiting-approval');
     const c = o.redis.client();
@@ -278,15 +283,17 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
       while (Date.now() < deadline) {
         // Stopping: hand the job back; the next worker resumes after the persisted steps and asks again.
         if (closing) throw new Error('worker stopping while waiting for approval; handed back');
-        if (await store.isEnded(runId)) return false;
+        if (await store.isEnded(runId)) return { approved: false, reason: 'the run ended before anyone approved it' };
         const r = await c.blpop(store.approvalKey(runId, host, step.id), 2).catch(() => null);
         if (r) {
-          const answer = JSON.parse(r[1]) as { approved: boolean };
+          const answer = JSON.parse(r[1]) as { approved: boolean; by?: string };
           await store.setState(runId, 'running');
-          return answer.approved;
+          return answer.approved
+            ? { approved: true, ...(typeof answer.by === 'string' ? { by: answer.by } : {}) }
+            : { approved: false, reason: `refused${typeof answer.by === 'string' ? ` by ${answer.by}` : ''}` };
         }
       }
-      return false;
+      return { approved: false, reason: `needs approval: nobody approved it within ${Math.round((o.approvalTimeoutMs ?? 15 * 60_000) / 60_000)} min` };
     } finally {
       set.delete(c);
       if (!set.size) waitingApprovals.delete(runId);

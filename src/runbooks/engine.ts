@@ -24,6 +24,7 @@ import {
 } from './result.ts';
 import type { Capture, FindingRule, Runbook, Severity, Step } from './schema.ts';
 import { stepCommand } from './probes.ts';
+import { type ApprovalAnswer, type RankedFinding, remediate, remedySteps, toApproval } from './remediation.ts';
 import { SignatureTable } from './signatures.ts';
 import { missingValueReason, skippedTitle, skipReasonFor } from './skip-reason.ts';
 import { MissingValueError, renderText } from './template.ts';
@@ -44,8 +45,8 @@ export interface HostRunOptions {
   done?: StepResult[];
   /** Called after each step, awaited before the next one starts (so it can be persisted first). */
   onStep?: (step: StepResult) => void | Promise<void>;
-  /** Asked before a step marked `changes: true`; default: never approved. */
-  approve?: (step: Step) => Promise<boolean>;
+  /** Asked before a step marked `changes: true`; default: never approved. An {@link Approval} answer also says who approved (kept as the step's `approvedBy`). */
+  approve?: (step: Step) => Promise<ApprovalAnswer>;
   /** Characters of output kept per step in the result. Default 4000. */
   maxOutputChars?: number;
   /** The log-signature table `signatures: true` steps are matched against. Default the built-in table. */
@@ -82,8 +83,10 @@ export async function runHost(o: HostRunOptions): Promise<HostResult> {
   const doneIds = new Set(steps.map((s) => s.id));
   let unreachable = steps.find(isUnreachable);
 
+  // A remedy runs after the checks, and only when the host's most likely cause names it (remediation.ts).
+  const remedies = remedySteps(o.runbook);
   for (const step of o.runbook.steps) {
-    if (doneIds.has(step.id)) continue;
+    if (doneIds.has(step.id) || remedies.has(step.id)) continue;
     let result: StepResult;
     if (unreachable) result = skipped(step, 'host unreachable');
     else if (o.signal?.aborted) result = skipped(step, 'cancelled');
@@ -92,6 +95,24 @@ export async function runHost(o: HostRunOptions): Promise<HostResult> {
     steps.push(result);
     await o.onStep?.(result);
   }
+  const remediation = remedies.size
+    ? await remediate({
+        runbook: o.runbook,
+        host: o.host,
+        steps,
+        context: (list) => hostContext(o.target, o.host, o.params, list),
+        rank: (list) => rankHostFindings(o.runbook, hostContext(o.target, o.host, o.params, list), o.host.name),
+        run: (step, ctx) => runStep({ ...o, redactor }, step, ctx),
+        record: async (r) => {
+          const i = steps.findIndex((s) => s.id === r.id);
+          if (i >= 0) steps[i] = r;
+          else steps.push(r);
+          await o.onStep?.(r);
+        },
+        ...(unreachable ? { stopped: 'host unreachable' } : o.signal?.aborted ? { stopped: 'cancelled' } : {}),
+        signal: o.signal,
+      })
+    : undefined;
   return {
     host: o.host.name,
     reachable: !unreachable,
@@ -101,6 +122,7 @@ export async function runHost(o: HostRunOptions): Promise<HostResult> {
       .map((s) => steps.find((r) => r.id === s.id))
       .filter((s): s is StepResult => !!s)
       .map((s) => redactor.redactDeep(s, { guess: false })),
+    ...(remediation ? { remediation: redactor.redactDeep(remediation, { guess: false }) } : {}),
   };
 }
 
@@ -118,9 +140,11 @@ async function runStep(o: HostRunOptions, step: Step, ctx: Record<string, unknow
     if (e instanceof MissingValueError) return skipped(step, missingValueReason(e.expr, ctx), ctx);
     throw e;
   }
+  let approvedBy: { approvedBy?: string } = {};
   if (step.changes) {
-    const ok = o.approve ? await o.approve(step) : false;
-    if (!ok) return skipped(step, 'changes the host and was not approved', ctx);
+    const answer = toApproval(o.approve ? await o.approve(step) : false);
+    if (!answer.approved) return skipped(step, answer.reason ?? 'changes the host and was not approved', ctx);
+    if (answer.by) approvedBy = { approvedBy: answer.by };
   }
   let r: Awaited<ReturnType<Executor['exec']>>;
   try {
@@ -137,6 +161,7 @@ async function runStep(o: HostRunOptions, step: Step, ctx: Record<string, unknow
       output: '',
       reason: msg,
       errorCode: code,
+      ...approvedBy,
     };
   }
   if (r.aborted) return { ...skipped(step, 'cancelled'), durationMs: r.durationMs };
@@ -165,6 +190,7 @@ async function runStep(o: HostRunOptions, step: Step, ctx: Record<string, unknow
     ...(r.timedOut ? { reason: `no answer within ${Math.round(step.timeout / 1000)} s; killed` } : {}),
     ...(r.truncated ? { truncated: true } : {}),
     captures: step.secretOutput ? hideCaptures(captures) : red.redactDeep(captures, { safe }),
+    ...approvedBy,
   };
 }
 
@@ -275,21 +301,7 @@ export function diagnose(input: DiagnoseInput): RunResult {
       return;
     }
     const ctx = hostContext(input.target, spec, input.params, hr.steps);
-    const seen = new Set<string>();
-    const add = (rule: FindingRule, rank: number, severity: Severity) => {
-      if (seen.has(rule.code)) return;
-      seen.add(rule.code);
-      ranked.push({ f: renderFinding(rule, ctx, hr.host, severity), rank, hostIdx });
-    };
-    input.runbook.findings.forEach((rule, i) => {
-      if (rule.when && truthy(evaluateExpr(rule.when, ctx))) add(rule, i, rule.severity);
-    });
-    input.runbook.steps.forEach((step, i) => {
-      const r = hr.steps.find((s) => s.id === step.id);
-      if (!step.finding || !r || (r.status !== 'fail' && r.status !== 'warn')) return;
-      if (step.finding.when && !truthy(evaluateExpr(step.finding.when, ctx))) return;
-      add(step.finding, 1000 + i, r.status === 'warn' && step.finding.severity === 'critical' ? 'warning' : step.finding.severity);
-    });
+    for (const r of hostFindings(input.runbook, ctx, hr.host)) ranked.push({ f: r.f, rank: r.rank, hostIdx });
   });
   // Never "healthy" while a check failed, errored or timed out: a host whose
   // failures no rule explains gets an `inconclusive` finding listing them.
@@ -300,6 +312,7 @@ export function diagnose(input: DiagnoseInput): RunResult {
   });
   ranked.sort((a, b) => SEVERITY_ORDER[a.f.severity] - SEVERITY_ORDER[b.f.severity] || a.rank - b.rank || a.hostIdx - b.hostIdx);
   const findings = ranked.map((r) => r.f);
+  const remediation = input.hosts.flatMap((h) => (h.remediation ? [h.remediation] : []));
   const top = findings.find((f) => f.severity !== 'info');
   const allDown = input.hosts.length > 0 && input.hosts.every((h) => !h.reachable);
   const status = allDown ? 'error' : top ? 'unhealthy' : 'healthy';
@@ -320,10 +333,38 @@ export function diagnose(input: DiagnoseInput): RunResult {
     // Findings are built from redacted step results and runbook text: registered values and patterns, no guessing.
     summary: red.redactMessage(summary),
     findings: red.redactDeep(findings, { guess: false }),
-    hosts: input.hosts,
+    // Each host's fix moves to the run's `remediation`.
+    hosts: input.hosts.map(({ remediation: _, ...h }) => h),
     startedAt: input.startedAt,
     durationMs: input.durationMs,
+    ...(remediation.length ? { remediation } : {}),
   };
+}
+
+/** One host's findings in rule order (`rank`: cross-step rules first, then step findings), one per code. */
+function hostFindings(runbook: Runbook, ctx: Record<string, unknown>, host: string): (RankedFinding & { rank: number })[] {
+  const out: (RankedFinding & { rank: number })[] = [];
+  const seen = new Set<string>();
+  const add = (rule: FindingRule, rank: number, severity: Severity) => {
+    if (seen.has(rule.code)) return;
+    seen.add(rule.code);
+    out.push({ f: renderFinding(rule, ctx, host, severity), rule, rank });
+  };
+  runbook.findings.forEach((rule, i) => {
+    if (rule.when && truthy(evaluateExpr(rule.when, ctx))) add(rule, i, rule.severity);
+  });
+  runbook.steps.forEach((step, i) => {
+    const status = (ctx[step.id] as { status?: StepStatus } | undefined)?.status;
+    if (!step.finding || (status !== 'fail' && status !== 'warn')) return;
+    if (step.finding.when && !truthy(evaluateExpr(step.finding.when, ctx))) return;
+    add(step.finding, 1000 + i, status === 'warn' && step.finding.severity === 'critical' ? 'warning' : step.finding.severity);
+  });
+  return out;
+}
+
+/** One host's findings, most likely cause first (as {@link diagnose} ranks them), each with its rule. */
+export function rankHostFindings(runbook: Runbook, ctx: Record<string, unknown>, host: string): RankedFinding[] {
+  return hostFindings(runbook, ctx, host).sort((a, b) => SEVERITY_ORDER[a.f.severity] - SEVERITY_ORDER[b.f.severity] || a.rank - b.rank);
 }
 
 function renderFinding(rule: FindingRule, ctx: Record<string, unknown>, host: string, severity: Severity): Finding {
@@ -344,7 +385,8 @@ export function inconclusiveFinding(hr: HostResult, runbook: Runbook): Finding |
   const failed = hr.steps.filter((s) => FAILED.has(s.status));
   if (!failed.length) return undefined;
   const evidence = failed.map((s) => `${s.title}: ${failureWords(s)}`);
-  const skipped = hr.steps.filter((s) => s.status === 'skipped');
+  // A fix that was not offered is not a check that was left out.
+  const skipped = hr.steps.filter((s) => s.status === 'skipped' && !runbook.steps.find((x) => x.id === s.id)?.changes);
   if (skipped.length) evidence.push(`not checked: ${skipped.map((s) => `${s.title} (${s.reason ?? 'skipped'})`).join('; ')}`);
   return {
     code: INCONCLUSIVE,

@@ -26,6 +26,8 @@ export const StepResultSchema = z.object({
   truncated: z.boolean().optional(),
   /** Values captured from output (redacted). */
   captures: z.record(z.string(), z.unknown()).optional(),
+  /** For a step that changed the host: who approved it (`cli:alice`, `slack:U999`). */
+  approvedBy: z.string().optional(),
 });
 export type StepResult = z.infer<typeof StepResultSchema>;
 
@@ -39,12 +41,55 @@ export const FindingSchema = z.object({
 });
 export type Finding = z.infer<typeof FindingSchema>;
 
+/** One re-checked step: its status when the problem was found, and after the fix. */
+export const RecheckResultSchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  before: StepStatusSchema,
+  after: StepStatusSchema,
+  /** The step's one-line fact after the fix (or its first output line). */
+  summary: z.string().optional(),
+});
+export type RecheckResult = z.infer<typeof RecheckResultSchema>;
+
+/**
+ * What happened to the fix a host's most likely cause offered (its finding's
+ * `remedy`). `outcome`: `worked` (ran, the re-check passed and the finding no
+ * longer holds), `did-not-work` (ran, the re-check still shows a problem),
+ * `needs-approval` (not run: nobody approved it), `interrupted` (a crash
+ * stopped it; never re-run without a new approval), `cancelled`.
+ */
+export const RemediationSchema = z.object({
+  host: z.string(),
+  /** The finding (cause code) the fix is for. */
+  finding: z.string(),
+  /** The changing step's id, e.g. `restart` (what `--approve` and `/approve` name). */
+  step: z.string(),
+  title: z.string(),
+  outcome: z.enum(['worked', 'did-not-work', 'needs-approval', 'interrupted', 'cancelled']),
+  /** True once the changing step ran on the host. */
+  ran: z.boolean(),
+  /** Whether it fixed the problem; `null` when it did not run. */
+  worked: z.boolean().nullable(),
+  /** Who approved it (`cli:alice`, `slack:U999`), when someone did. */
+  approvedBy: z.string().optional(),
+  /** Why it did not run, or how the fix step itself ended when it failed. */
+  reason: z.string().optional(),
+  /** The steps run again after the fix, before and after. */
+  recheck: z.array(RecheckResultSchema),
+  /** What the re-check showed when it did not work (failing steps, the finding that still holds). */
+  evidence: z.array(z.string()),
+});
+export type Remediation = z.infer<typeof RemediationSchema>;
+
 export const HostResultSchema = z.object({
   host: z.string(),
   reachable: z.boolean(),
   /** Set when the host could not be used: connect, auth or host-key error. */
   error: z.object({ code: z.string(), message: z.string() }).optional(),
   steps: z.array(StepResultSchema),
+  /** The fix this host's cause offered (moved to the run's `remediation` by the diagnosis). */
+  remediation: RemediationSchema.optional(),
 });
 export type HostResult = z.infer<typeof HostResultSchema>;
 
@@ -62,6 +107,8 @@ export const RunResultSchema = z.object({
   hosts: z.array(HostResultSchema),
   startedAt: z.string(),
   durationMs: z.number().int(),
+  /** Fixes offered by the hosts' causes, one per host that offered one; absent when none did. */
+  remediation: z.array(RemediationSchema).optional(),
 });
 export type RunResult = z.infer<typeof RunResultSchema>;
 

@@ -122,6 +122,12 @@ export const FindingRuleSchema = z
     evidence: z.array(z.string()).default([]),
     /** Template: what to do, with the real unit, port, path filled in. */
     fix: z.string(),
+    /**
+     * The id of a `changes: true` step that fixes this (e.g. `restart`): offered
+     * only when this finding is the host's most likely cause, run only once
+     * approved, then its `recheck` steps tell whether it worked. See remediation.ts.
+     */
+    remedy: Identifier.optional(),
   })
   .strict();
 export type FindingRule = z.infer<typeof FindingRuleSchema>;
@@ -166,6 +172,13 @@ export const StepSchema = z
     timeout: DurationSchema.prefault('15s'),
     /** This step changes the host (restart, reload): it waits for an operator's approval in chat. */
     changes: z.boolean().default(false),
+    /**
+     * For a remedy (a `changes: true` step a finding names in `remedy`): the
+     * ids of earlier steps run again after it, to tell whether it worked.
+     */
+    recheck: z.array(Identifier).optional(),
+    /** For a remedy: how long the re-check keeps trying until it passes (a restarted app takes a moment to listen). Default `10s`. */
+    settle: DurationSchema.optional(),
     capture: z.record(Identifier, CaptureSchema).default({}),
     /**
      * Status rules, checked in order: `fail` holds → fail; `warn` holds → warn;
@@ -242,6 +255,7 @@ export const RunbookSchema = z
       if (ids.has(s.id)) ctx.addIssue({ code: 'custom', path: ['steps', i, 'id'], message: `duplicate step id "${s.id}"` });
       ids.add(s.id);
     });
+    checkRemedies(rb, ctx);
     const names = new Set<string>();
     rb.params.forEach((p, i) => {
       if (names.has(p.name)) ctx.addIssue({ code: 'custom', path: ['params', i, 'name'], message: `duplicate param "${p.name}"` });
@@ -249,6 +263,40 @@ export const RunbookSchema = z
     });
   });
 export type Runbook = z.infer<typeof RunbookSchema>;
+
+/**
+ * A finding's `remedy` names a `changes: true` step with a `recheck`; a
+ * `recheck` names earlier steps that only read (never a changing one).
+ */
+function checkRemedies(rb: { steps: Step[]; findings: FindingRule[] }, ctx: z.RefinementCtx): void {
+  const index = new Map(rb.steps.map((s, i) => [s.id, i]));
+  const remedies = new Set<string>();
+  const check = (rule: FindingRule, path: (string | number)[]) => {
+    if (rule.remedy === undefined) return;
+    const i = index.get(rule.remedy);
+    const step = i === undefined ? undefined : rb.steps[i];
+    if (!step) ctx.addIssue({ code: 'custom', path: [...path, 'remedy'], message: `no step "${rule.remedy}": a remedy names a step of this runbook with changes: true` });
+    else if (!step.changes) ctx.addIssue({ code: 'custom', path: [...path, 'remedy'], message: `step "${rule.remedy}" does not change the host: mark it changes: true (and give it a recheck:) to use it as a remedy` });
+    else remedies.add(step.id);
+  };
+  rb.findings.forEach((f, i) => check(f, ['findings', i]));
+  rb.steps.forEach((s, i) => {
+    if (s.finding) check(s.finding, ['steps', i, 'finding']);
+  });
+  rb.steps.forEach((s, i) => {
+    if (remedies.has(s.id) && !s.recheck?.length) {
+      ctx.addIssue({ code: 'custom', path: ['steps', i, 'recheck'], message: `remedy "${s.id}" needs recheck: the ids of the steps that tell whether it worked` });
+    }
+    if ((s.recheck !== undefined || s.settle !== undefined) && !remedies.has(s.id)) {
+      ctx.addIssue({ code: 'custom', path: ['steps', i, s.recheck !== undefined ? 'recheck' : 'settle'], message: `only a remedy (a changes: true step a finding names in remedy:) is re-checked` });
+    }
+    (s.recheck ?? []).forEach((id, j) => {
+      const k = index.get(id);
+      if (k === undefined || k >= i) ctx.addIssue({ code: 'custom', path: ['steps', i, 'recheck', j], message: `"${id}" is not a step before "${s.id}": re-check with the steps that found the problem` });
+      else if (rb.steps[k]!.changes) ctx.addIssue({ code: 'custom', path: ['steps', i, 'recheck', j], message: `"${id}" changes the host: a re-check only reads` });
+    });
+  });
+}
 
 /** JSON Schema for editors, generated from {@link RunbookSchema}. */
 export function runbookJsonSchema(): unknown {
