@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { COMMANDS as CLI_COMMANDS } from '../../src/cli/help.ts';
 import { parseConfig } from '../../src/config.ts';
 import { EXPR_FUNCTIONS, EXPR_LITERALS, EXPR_OPERATORS } from '../../src/runbooks/expr.ts';
 import { loadRunbookFile } from '../../src/runbooks/loader.ts';
@@ -74,6 +75,12 @@ describe(`${DOC}`, () => {
   it('names every capture a step with `signatures: true` gets', () => {
     const signatures = subsection(section('Steps'), 'Log signatures');
     expect(SIGNATURE_CAPTURES.filter((c) => !signatures.includes(`\`${c}\``))).toEqual([]);
+  });
+
+  it('says how `triage run` approves a host-changing step, as the CLI does it', () => {
+    const approves = CLI_COMMANDS.find((c) => c.name === 'run')?.flags.some((f) => f.flag === 'approve');
+    const part = section('Steps that change a host: `changes: true`');
+    expect(part.includes('--approve'), 'docs/runbooks.md must say whether `triage run --approve` exists, as src/cli/help.ts does').toBe(Boolean(approves));
   });
 
   it('its worked example and config load as written', () => {
