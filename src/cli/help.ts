@@ -89,7 +89,7 @@ export const COMMANDS: CommandHelp[] = [
   },
   {
     name: 'run',
-    usage: 'triage run <runbook> <target> [--host NAME] [--config FILE] [--json] [--dry-run] [--no-worker] [--approve STEP ...] [--param k=v ...]',
+    usage: 'triage run <runbook> <target> [--host NAME] [--config FILE] [--json] [--dry-run] [--no-worker] [--approve STEP ...] [--concurrency N] [--param k=v ...]',
     summary: 'Runs a runbook on a target\'s hosts through the queue and prints each step, then the cause, evidence and fix.',
     details: ['<runbook> is a runbook name or alias (e.g. 502, bad-gateway); <target> is a name under `targets:` in the config.', ...RUN_EXITS],
     flags: [
@@ -107,6 +107,7 @@ export const COMMANDS: CommandHelp[] = [
         help: "let this host-changing step run (a fix such as restart: it runs only when the host's cause offers it, then the runbook re-checks); without it a fix is reported as needing approval",
       },
       { flag: 'wait', value: 'DURATION', default: 'sum of the step timeouts + 2m', help: 'how long to wait for the result, e.g. 90s or 10m' },
+      { flag: 'concurrency', value: 'N', default: '64', help: 'hosts the embedded worker diagnoses at once (1-256); more wait their turn' },
       RUNBOOKS,
     ],
     examples: ['npx triage run 502 wushipay --dry-run', 'npx triage run 502 wushipay --json | jq .cause', 'npx triage run 502 wushipay --approve restart'],
@@ -168,6 +169,22 @@ export const COMMANDS: CommandHelp[] = [
       { flag: 'schema-only', help: 'check config files against the schema only (key files and known_hosts need not exist here)' },
     ],
     examples: ['npx triage lint', 'npx triage lint --schema-only examples/triage.yaml'],
+  },
+  {
+    name: 'sudoers',
+    usage: 'triage sudoers [--config FILE] [--target NAME ...] [--user NAME] [--allow-changes]',
+    summary: "Prints a sudoers snippet for Triage's unprivileged SSH user: exactly the read-only commands the built-in probes need for your targets.",
+    details: [
+      "The commands come from the probes' `# sudo:` headers, filled from the config (nginx paths, unit names) as the runbooks would fill them; a probe without its sudo rule says \"needs sudo for ...\" in its step instead of failing. Check and install it with `visudo -cf FILE` and `install -m 0440 FILE /etc/sudoers.d/triage` (docs/deploy.md).",
+    ],
+    flags: [
+      CONFIG,
+      { flag: 'target', value: 'NAME', multiple: true, default: 'every target', help: 'only the commands for this target' },
+      { flag: 'user', value: 'NAME', default: 'triage', help: 'the SSH user the rules are for' },
+      { flag: 'allow-changes', help: 'also allow the remediation commands (restart / reload: the `changes: true` steps), which still run only once approved' },
+      RUNBOOKS,
+    ],
+    examples: ['npx triage sudoers --config deploy/triage.yaml', 'npx triage sudoers --config deploy/triage.yaml --allow-changes > triage.sudoers'],
   },
   {
     name: 'schema',

@@ -19,6 +19,8 @@ import { usageOf } from './help.ts';
 import { exitCodeForResult, stepLine, verdict } from './print.ts';
 
 const USAGE = usageOf('run');
+/** Hosts the embedded worker diagnoses at once: every host of a normal target, a bound for a huge one. */
+const DEFAULT_CONCURRENCY = 64;
 
 export async function runCommand(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(args, 'run');
@@ -28,6 +30,8 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   }
   const params = paramFlags(values.param as string[] | undefined, USAGE);
   const waitMs = values.wait === undefined ? undefined : parseWait(values.wait as string);
+  const concurrency = values.concurrency === undefined ? DEFAULT_CONCURRENCY : Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw new TriageError('USAGE', '--concurrency must be a whole number from 1 to 256', { fix: USAGE });
   const loaded = await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env, requireFile: true });
   const library = RunbookLibrary.load({ dirs: runbookDirs(values.runbooks as string[] | undefined, io.env) });
   const host = values.host as string | undefined;
@@ -59,7 +63,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   let worker: TriageWorker | undefined;
   try {
     if (!values['no-worker']) {
-      worker = await startWorker({ redis, prefix, config: loaded, library, env: io.env, onError: (e) => io.err(`triage: worker: ${e.message}`) });
+      worker = await startWorker({ redis, prefix, config: loaded, library, env: io.env, concurrency, onError: (e) => io.err(`triage: worker: ${e.message}`) });
     }
     // Redis can go away between the check and the submit: a submit that cannot get through is exit 3, not a hang.
     const submitted = await within(queue.submit(plan, { requestedBy: `cli:${userInfo().username}`, params, host, approved, approvals: 'given' }), 5000, null);

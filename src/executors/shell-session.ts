@@ -75,10 +75,18 @@ const INLINE_MAX = 512;
 const DRIVER = `exec 5>&1
 NL='
 '
-if command -v setsid >/dev/null 2>&1; then TS=setsid; else TS=; fi
+T_SKIP=
+trap 'T_SKIP=\${T_ID%%.*}' USR1
 if command -v timeout >/dev/null 2>&1; then TO='timeout -s KILL'; else TO=; fi
+if command -v setsid >/dev/null 2>&1; then TS=setsid; else TS=; fi
+if [ -n "$TO" ] && timeout 5 sh -c 'read -r _p _c _s _pp _g _r </proc/$$/stat && [ "$_g" = "$_pp" ]' 2>/dev/null; then TS=; fi
 T_WC=$(command -v wc) || T_WC=wc
-t_cap() { head -c "$1"; echo; exec "$T_WC" -c; }
+t_cap() {
+  head -c "$1"; echo
+  [ -n "$T_EXACT" ] || exec "$T_WC" -c
+  LC_ALL=C; _x=; IFS= read -r _x; _c=$?
+  if [ "$_c" != 0 ]; then echo \${#_x}; else _w=$("$T_WC" -c); echo $((\${#_x} + 1 + _w)); fi
+}
 t_frame() {
   _r=\${2##*"$NL"}; _o=\${2%"$NL"*}
   _s=\${LC_ALL+x}; _l=\${LC_ALL-}; LC_ALL=C; _n=\${#_o}
@@ -95,10 +103,11 @@ t_step() {
 }
 t_run() {
   T_ID=$1 T_CAP=$2 T_SECS=$3 T_CMD=$4
+  case $T_ID in "$T_SKIP".*) printf '${MARK} skip %s\\n' "$T_ID"; return ;; esac
   _e=$( { _o=$(t_step | t_cap "$T_CAP" 4>&-); t_frame out "$_o" >&5; } 4>&1 | t_cap "$T_CAP")
   t_frame err "$_e"
 }
-if [ "$(printf 'ab\\ncd\\n' | { head -c 1 >/dev/null; IFS= read -r _x; printf %s "$_x"; })" = b ]; then _b=big; else _b=; fi
+if [ "$(printf 'ab\\ncd\\n' | { head -c 1 >/dev/null; IFS= read -r _x; printf %s "$_x"; })" = b ]; then _b=big; T_EXACT=1; else _b=; T_EXACT=; fi
 echo "${MARK} ready $$ $_b"
 `;
 
@@ -118,6 +127,8 @@ t_guard() {
     case $_l in
       'k '*) _p=\${_l#k }
         case $_p in ''|*[!0-9]*) ;; *) kill -KILL -"$_p" 2>/dev/null || kill -KILL "$_p" 2>/dev/null ;; esac ;;
+      's '*) _p=\${_l#s }
+        case $_p in ''|*[!0-9]*) ;; *) kill -USR1 "$_p" 2>/dev/null ;; esac ;;
       't_big '*) set -- $_l; printf 't_run %s %s %s ' "$2" "$3" "$4" && head -c "$5" || break ;;
       *) printf '%s\n' "$_l" || break ;;
     esac
@@ -134,6 +145,15 @@ interface Stream {
   rest: number;
 }
 
+/** What the host sent back for one command. */
+interface Raw {
+  exitCode: number | null;
+  out: Stream;
+  err: Stream;
+  /** The host skipped it: the batch it belonged to was cancelled before it started. */
+  skipped?: boolean;
+}
+
 interface Pending {
   id: string;
   cap: number;
@@ -141,8 +161,15 @@ interface Pending {
   killWanted: boolean;
   exitCode?: number;
   out?: Stream;
-  resolve: (r: { exitCode: number | null; out: Stream; err: Stream }) => void;
+  resolve: (r: Raw) => void;
   reject: (e: Error) => void;
+}
+
+/** One command of a {@link ShellSession.runBatch} call. */
+export interface BatchItem {
+  command: string;
+  /** `timeoutMs` and `maxOutputBytes` of this command; a signal here is ignored (the batch has one). */
+  opts?: ExecOptions;
 }
 
 /**
@@ -153,11 +180,15 @@ interface Pending {
 export class ShellSession {
   private buf: Buffer = Buffer.alloc(0);
   private pending?: Pending;
+  /** Commands sent ahead in the running batch, after `pending`, in the order the host runs them. */
+  private ahead: Pending[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private readyWaiter?: { resolve: () => void; reject: (e: Error) => void };
   private closedError?: Error;
   private readonly readyPromise: Promise<void>;
   private seq = 0;
+  /** The driver's pid on the host (from `ready`): the guard signals it to skip the rest of a cancelled batch. */
+  private driverPid?: number;
   /** The host's `head -c` reads exactly N bytes from a pipe (GNU, BusyBox; not BSD), so big commands may use it. */
   private exactHead = false;
 
@@ -192,8 +223,26 @@ export class ShellSession {
   }
 
   /** Runs one command. Calls are serialised. */
-  run(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const next = this.queue.then(() => this.runNow(command, opts));
+  async run(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    let result: ExecResult | undefined;
+    await this.runBatch([{ command, opts }], opts.signal, (_i, r) => {
+      result = r;
+    });
+    return result!;
+  }
+
+  /**
+   * Runs several commands one after another in one write: the host gets them
+   * all at once and streams each result back as it finishes (`onResult`, in
+   * order), so a batch costs one round trip instead of one per command. Each
+   * command keeps its own timeout (counted from when the one before it
+   * finished) and output cap. Aborting `signal` kills the running command and
+   * the host skips the rest: they resolve `aborted` without having run.
+   * Rejects when the session breaks; results already delivered stay valid,
+   * the rest never come. Calls are serialised with {@link run}.
+   */
+  runBatch(items: BatchItem[], signal: AbortSignal | undefined, onResult: (index: number, r: ExecResult) => void): Promise<void> {
+    const next = this.queue.then(() => this.runNow(items, signal, onResult));
     this.queue = next.catch(() => {});
     return next;
   }
@@ -206,70 +255,99 @@ export class ShellSession {
     this.fail(new TriageError('EXEC_FAILED', `shell session on ${this.label} closed`));
   }
 
-  private async runNow(command: string, opts: ExecOptions): Promise<ExecResult> {
+  private async runNow(items: BatchItem[], signal: AbortSignal | undefined, onResult: (index: number, r: ExecResult) => void): Promise<void> {
     await this.readyPromise;
     if (this.closedError) throw this.closedError;
-    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const cap = opts.maxOutputBytes ?? DEFAULT_MAX_OUTPUT;
-    const started = Date.now();
-    if (opts.signal?.aborted) return emptyResult({ aborted: true, durationMs: 0 });
-
-    const id = `${process.pid.toString(36)}${(++this.seq).toString(36)}${randomBytes(3).toString('hex')}`;
-    const hostSeconds = Math.max(1, Math.ceil(timeoutMs / 1000)) + HOST_GRACE_S;
+    if (!items.length) return;
+    if (signal?.aborted) {
+      items.forEach((_, i) => onResult(i, emptyResult({ aborted: true })));
+      return;
+    }
+    const batch = `${process.pid.toString(36)}${(++this.seq).toString(36)}${randomBytes(3).toString('hex')}`;
+    const entries = items.map((item, i) => {
+      const pending: Pending = { id: `${batch}.${i}`, cap: item.opts?.maxOutputBytes ?? DEFAULT_MAX_OUTPUT, killWanted: false, resolve: () => {}, reject: () => {} };
+      const done = new Promise<Raw>((resolve, reject) => {
+        pending.resolve = resolve;
+        pending.reject = reject;
+      });
+      done.catch(() => {});
+      return { item, pending, done };
+    });
+    this.pending = entries[0]!.pending;
+    this.ahead = entries.slice(1).map((e) => e.pending);
 
     let aborted = false;
-    let timedOut = false;
-    const pending: Pending = { id, cap, killWanted: false, resolve: () => {}, reject: () => {} };
-    const done = new Promise<Parameters<Pending['resolve']>[0]>((resolve, reject) => {
-      pending.resolve = resolve;
-      pending.reject = reject;
-    });
-    this.pending = pending;
-    const killNow = () => {
-      pending.killWanted = true;
-      if (pending.pgid) this.send(`k ${pending.pgid}\n`);
-    };
+    let current = 0;
     const onAbort = () => {
       aborted = true;
-      killNow();
+      // The skip signal goes first, so the driver knows before the running command's output is in.
+      if (entries.length > 1 && this.driverPid) this.send(`s ${this.driverPid}\n`);
+      const p = entries[current]?.pending;
+      if (!p) return;
+      p.killWanted = true;
+      if (p.pgid) this.send(`k ${p.pgid}\n`);
     };
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    const deadline = setTimeout(() => {
-      timedOut = true;
-      killNow();
-    }, timeoutMs);
-    const wedged = setTimeout(
-      () => this.fail(new TriageError('EXEC_FAILED', `shell session on ${this.label} stopped answering`)),
-      timeoutMs + WEDGED_MS,
-    );
-    deadline.unref();
-    wedged.unref();
+    signal?.addEventListener('abort', onAbort, { once: true });
 
-    const word = shellWord(command);
-    if (this.exactHead && word.length > INLINE_MAX) {
-      this.send(`t_big ${id} ${cap} ${hostSeconds} ${Buffer.byteLength(word) + 1}\n${word}\n`);
-    } else {
-      this.send(`t_run ${id} ${cap} ${hostSeconds} ${word}\n`);
-    }
+    let text = '';
+    for (const { item, pending } of entries) text += this.line(pending, item);
+    this.send(text);
     try {
-      const r = await done;
-      const killed = timedOut || aborted || (r.exitCode === 137 && Date.now() - started >= timeoutMs);
-      return {
-        exitCode: killed ? null : r.exitCode,
-        stdout: r.out.kept.toString('utf8'),
-        stderr: r.err.kept.toString('utf8'),
-        truncated: r.out.rest > 0 || r.err.rest > 0,
-        outputBytes: streamBytes(r.out, cap) + streamBytes(r.err, cap),
-        timedOut: killed && !aborted,
-        aborted,
-        durationMs: Date.now() - started,
-      };
+      for (let i = 0; i < entries.length; i++) {
+        current = i;
+        const { item, pending, done } = entries[i]!;
+        const timeoutMs = item.opts?.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+        const started = Date.now();
+        let timedOut = false;
+        const deadline = setTimeout(() => {
+          timedOut = true;
+          pending.killWanted = true;
+          if (pending.pgid) this.send(`k ${pending.pgid}\n`);
+        }, timeoutMs);
+        const wedged = setTimeout(
+          () => this.fail(new TriageError('EXEC_FAILED', `shell session on ${this.label} stopped answering`)),
+          timeoutMs + WEDGED_MS,
+        );
+        deadline.unref();
+        wedged.unref();
+        if (aborted && !pending.killWanted) onAbort();
+        let r: Raw;
+        try {
+          r = await done;
+        } finally {
+          clearTimeout(deadline);
+          clearTimeout(wedged);
+        }
+        if (r.skipped) {
+          onResult(i, emptyResult({ aborted: true }));
+          continue;
+        }
+        const cap = pending.cap;
+        const killed = timedOut || aborted || (r.exitCode === 137 && Date.now() - started >= timeoutMs);
+        onResult(i, {
+          exitCode: killed ? null : r.exitCode,
+          stdout: r.out.kept.toString('utf8'),
+          stderr: r.err.kept.toString('utf8'),
+          truncated: r.out.rest > 0 || r.err.rest > 0,
+          outputBytes: streamBytes(r.out, cap) + streamBytes(r.err, cap),
+          timedOut: killed && !aborted,
+          aborted,
+          durationMs: Date.now() - started,
+        });
+      }
     } finally {
-      clearTimeout(deadline);
-      clearTimeout(wedged);
-      opts.signal?.removeEventListener('abort', onAbort);
-      if (this.pending === pending) this.pending = undefined;
+      signal?.removeEventListener('abort', onAbort);
+      this.pending = undefined;
+      this.ahead = [];
     }
+  }
+
+  /** The line (or length-prefixed payload) that asks the driver to run one command. */
+  private line(p: Pending, item: BatchItem): string {
+    const hostSeconds = Math.max(1, Math.ceil((item.opts?.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000)) + HOST_GRACE_S;
+    const word = shellWord(item.command);
+    if (this.exactHead && word.length > INLINE_MAX) return `t_big ${p.id} ${p.cap} ${hostSeconds} ${Buffer.byteLength(word) + 1}\n${word}\n`;
+    return `t_run ${p.id} ${p.cap} ${hostSeconds} ${word}\n`;
   }
 
   private send(text: string): void {
@@ -279,6 +357,11 @@ export class ShellSession {
     } catch (e) {
       this.fail(new TriageError('EXEC_FAILED', `shell session on ${this.label}: ${(e as Error).message}`));
     }
+  }
+
+  /** The command after the current one becomes current. */
+  private advance(): void {
+    this.pending = this.ahead.shift();
   }
 
   private parse(): void {
@@ -295,6 +378,7 @@ export class ShellSession {
       }
       if (kind === 'ready') {
         this.exactHead = a === 'big';
+        this.driverPid = toInt(id);
         this.buf = this.buf.subarray(nl + 1);
         this.readyWaiter?.resolve();
         continue;
@@ -309,6 +393,9 @@ export class ShellSession {
         if (p.killWanted && p.pgid) this.send(`k ${p.pgid}\n`);
       } else if (kind === 'exit') {
         p.exitCode = toInt(a);
+      } else if (kind === 'skip') {
+        this.advance();
+        p.resolve({ exitCode: null, out: EMPTY, err: EMPTY, skipped: true });
       } else if (kind === 'out' || kind === 'err') {
         const kept = toInt(a);
         const rest = toInt(b);
@@ -320,8 +407,10 @@ export class ShellSession {
         const stream = { kept: Buffer.from(this.buf.subarray(nl + 1, nl + 1 + kept)), rest };
         this.buf = this.buf.subarray(nl + 1 + kept);
         if (kind === 'out') p.out = stream;
-        else if (p.out && p.exitCode !== undefined) p.resolve({ exitCode: p.exitCode, out: p.out, err: stream });
-        else {
+        else if (p.out && p.exitCode !== undefined) {
+          this.advance();
+          p.resolve({ exitCode: p.exitCode, out: p.out, err: stream });
+        } else {
           this.fail(new TriageError('EXEC_FAILED', `garbled output from the shell session on ${this.label}`));
           return;
         }
@@ -336,6 +425,7 @@ export class ShellSession {
     this.closedError = err;
     this.readyWaiter?.reject(err);
     this.pending?.reject(err);
+    for (const p of this.ahead) p.reject(err);
     try {
       this.stdin.end();
     } catch {
@@ -343,6 +433,8 @@ export class ShellSession {
     }
   }
 }
+
+const EMPTY: Stream = { kept: Buffer.alloc(0), rest: 0 };
 
 /** `s` as one single-quoted shell word (newlines kept). */
 function shellQuote(s: string): string {
