@@ -35,7 +35,7 @@ export interface StubAnswer {
 }
 
 /** Tools every probe may use; always real. */
-const BASE_TOOLS = ['sh', 'cat', 'sed', 'awk', 'grep', 'head', 'tail', 'cut', 'tr', 'wc', 'sort', 'paste', 'sleep', 'ls'];
+const BASE_TOOLS = ['sh', 'cat', 'sed', 'awk', 'grep', 'head', 'tail', 'cut', 'tr', 'wc', 'sort', 'paste', 'sleep', 'ls', 'id'];
 
 export interface ProbeRun {
   stdout: string;

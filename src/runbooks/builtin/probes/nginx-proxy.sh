@@ -6,15 +6,25 @@
 #   LOCATION  the location prefix, e.g. /api
 #   SITE      the site file holding that location (read directly when readable)
 # env: (none)
+# sudo: /usr/sbin/nginx -T -c $1
 # prints: proxy_pass=URL, upstream=HOST:PORT (or unix:PATH), upstream_block=NAME,
 #   or "no proxy_pass found for location LOCATION".
 set -u
+[ "$(id -u)" = 0 ] || PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
+# as_root CMD... — CMD as root when allowed: directly as root, else through
+# `sudo -n` when sudoers allows exactly this command (never a password
+# prompt), else as this user.
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; return; fi
+  if command -v sudo >/dev/null 2>&1 && sudo -n -l "$@" >/dev/null 2>&1; then sudo -n "$@"; return; fi
+  "$@"
+}
 conf=$1
 loc=$2
 site=${3:-}
 
 dump() {
-  if [ -n "$site" ] && [ -r "$site" ]; then cat "$site"; else nginx -T -c "$conf" 2>/dev/null; fi
+  if [ -n "$site" ] && [ -r "$site" ]; then cat "$site"; else as_root nginx -T -c "$conf" 2>/dev/null; fi
 }
 
 pp=$(dump | awk -v loc="$loc" '
@@ -42,7 +52,7 @@ hostport=$(printf '%s\n' "$pp" | sed -e 's#^[a-z]*://##' -e 's#/.*$##')
 case "$hostport" in
   *:*) echo "upstream=$hostport" ;;
   *)
-    srv=$({ dump; cat "$conf" 2>/dev/null; nginx -T -c "$conf" 2>/dev/null; } | awk -v n="$hostport" '
+    srv=$({ dump; cat "$conf" 2>/dev/null; as_root nginx -T -c "$conf" 2>/dev/null; } | awk -v n="$hostport" '
       $1 == "upstream" && ($2 == n || $2 == n "{") { inup = 1; next }
       inup && $1 == "server" { s = $2; sub(/;$/, "", s); print s; exit }
       inup && /\}/ { inup = 0 }')

@@ -7,15 +7,25 @@
 #   LOCATION  the location prefix, e.g. /api
 #   SITE      the site file holding that location (read first when readable)
 # env: (none)
+# sudo: /usr/sbin/nginx -T -c $1
 # prints: proxy_read_timeout=VALUE seconds=N source=location|outside-location|default
 set -u
+[ "$(id -u)" = 0 ] || PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
+# as_root CMD... — CMD as root when allowed: directly as root, else through
+# `sudo -n` when sudoers allows exactly this command (never a password
+# prompt), else as this user.
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; return; fi
+  if command -v sudo >/dev/null 2>&1 && sudo -n -l "$@" >/dev/null 2>&1; then sudo -n "$@"; return; fi
+  "$@"
+}
 conf=$1
 loc=$2
 site=${3:-}
 
 dump() {
   if [ -n "$site" ] && [ -r "$site" ]; then cat "$site"; fi
-  if command -v nginx >/dev/null 2>&1 && nginx -T -c "$conf" 2>/dev/null; then return; fi
+  if command -v nginx >/dev/null 2>&1 && as_root nginx -T -c "$conf" 2>/dev/null; then return; fi
   cat "$conf" 2>/dev/null
 }
 

@@ -5,6 +5,7 @@
 #   MANAGER  systemd | pm2 | docker | process
 #   NAME     the unit, pm2 process or container; for process, a pgrep -f pattern
 # env: (none)
+# sudo: /usr/bin/ss -Hltnp
 # prints, one fact a line:
 #   state=active|inactive|failed|missing|unknown|<the manager's word>
 #   substate=W restarts=N exit_status=N   (when the manager knows them)
@@ -16,6 +17,14 @@
 #   note=...     why a fact could not be read
 # Never prints environment values: pm2 state comes from `pm2 ls -m`, not jlist.
 set -u
+# as_root CMD... — CMD as root when allowed: directly as root, else through
+# `sudo -n` when sudoers allows exactly this command (never a password
+# prompt), else as this user.
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; return; fi
+  if command -v sudo >/dev/null 2>&1 && sudo -n -l "$@" >/dev/null 2>&1; then sudo -n "$@"; return; fi
+  "$@"
+}
 mgr=$1
 name=$2
 pids=''
@@ -139,7 +148,11 @@ all=$(tree $pids)
 for p in $all; do echo "pid=$p"; done
 ps -o pid=,etime=,args= -p "$(printf '%s\n' "$all" | paste -s -d, -)" 2>/dev/null | head -n 5 | sed 's/^ */proc /'
 if ! command -v ss >/dev/null 2>&1; then echo "note=ss not found: listening ports unknown"; exit 0; fi
-ss -Hltnp 2>/dev/null | awk -v set=" $(printf '%s\n' "$all" | tr '\n' ' ') " '{
+listening=$(as_root ss -Hltnp 2>/dev/null)
+if [ -n "$all" ] && [ "$(id -u)" != 0 ] && printf '%s\n' "$listening" | grep -v 'users:' | grep -q .; then
+  echo "note=needs sudo for ss -ltnp to see the ports of another user's processes (see triage sudoers)"
+fi
+printf '%s\n' "$listening" | awk -v set=" $(printf '%s\n' "$all" | tr '\n' ' ') " '{
   addr = $4; line = $0
   while (match(line, /pid=[0-9]+/)) {
     pid = substr(line, RSTART + 4, RLENGTH - 4)
