@@ -19,6 +19,7 @@
  * sent), and limits shared across rooms (Telegram's global 30/s is far above
  * what one bot's cards need).
  */
+import { type ChatSendEvent, publishChatSend } from '../ops/events.ts';
 import type { ChatFile, ChatMessage, ChatTransport, IncomingCommand, MessageRef, Platform } from './adapter.ts';
 
 /** How fast one room may be written to. */
@@ -243,9 +244,15 @@ export class Outbox {
       room.last = Date.now();
       room.starts.push(room.last);
       if (room.starts.length > 100) room.starts.splice(0, room.starts.length - 100);
+      // For metrics and logs (ops/events.ts): every attempt's outcome.
+      const tell = (outcome: ChatSendEvent['outcome'], more: Partial<ChatSendEvent> = {}) =>
+        publishChatSend({ platform: this.transport.platform, kind: op.info.kind, room: op.info.room, outcome, ...more });
       try {
-        return await op.run();
+        const r = await op.run();
+        tell('sent');
+        return r;
       } catch (err) {
+        if (isRateLimited(err)) tell('rate-limited', { retryAfterMs: err.retryAfterMs });
         if (isRateLimited(err) && waits < this.maxWaits) {
           waits++;
           await this.sleep(Math.max(0, err.retryAfterMs));
@@ -253,9 +260,11 @@ export class Outbox {
         }
         failures++;
         if (failures >= this.attempts || isRateLimited(err) || this.stop.signal.aborted) {
+          tell('gave-up', { error: err instanceof Error ? err.message : String(err) });
           this.giveUp(op, err);
           return GAVE_UP;
         }
+        tell('retry', { error: err instanceof Error ? err.message : String(err) });
         await this.sleep(this.backoffMs * 2 ** (failures - 1));
       }
     }

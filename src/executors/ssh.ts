@@ -23,7 +23,9 @@ import { createHash } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
 import { Client, type ClientChannel } from 'ssh2';
 import { TriageError } from '../errors.ts';
+import { publishSshConnectFailure } from '../ops/events.ts';
 import {
+  type BatchCommand,
   DEFAULT_CONNECT_TIMEOUT_MS,
   type ExecOptions,
   type ExecResult,
@@ -79,6 +81,18 @@ export class SshExecutor implements Executor {
     }
   }
 
+  /** Several commands in one write on one of the host's sessions (see {@link ShellSession.runBatch}). */
+  async execBatch(host: HostSpec, commands: BatchCommand[], opts: { signal?: AbortSignal; onResult: (index: number, r: ExecResult) => void }): Promise<void> {
+    const conn = this.connection(host);
+    await conn.ready;
+    try {
+      await conn.pool.use((s) => s.runBatch(commands, opts.signal, opts.onResult));
+    } catch (e) {
+      if (conn.lost && !conn.closedByUs) throw lostError(host, conn.lost, e);
+      throw e;
+    }
+  }
+
   async close(): Promise<void> {
     for (const c of this.conns.values()) this.drop(c);
     this.conns.clear();
@@ -122,7 +136,9 @@ export class SshExecutor implements Executor {
       forget();
     });
     conn.ready = this.connect(conn, host);
-    conn.ready.catch(() => {
+    conn.ready.catch((e: unknown) => {
+      // Counted by reason (ECONNREFUSED, timeout, auth, host-key) when ops listens; "closed by us" is not a failure.
+      if (!conn.closedByUs) publishSshConnectFailure(host.name, e);
       this.drop(conn);
       forget();
     });

@@ -48,7 +48,7 @@ export interface ConfigSnapshot {
  * Called with the new snapshot after a reload was applied (and the one it
  * replaced). May return warnings (e.g. "zone x is not served here").
  */
-export type ReloadHook = (next: ConfigSnapshot, prev: ConfigSnapshot) => undefined | void | string[] | Promise<undefined | string[]>;
+export type ReloadHook = (next: ConfigSnapshot, prev: ConfigSnapshot) => string[] | undefined | Promise<string[] | undefined>;
 
 /** What a reload did. */
 export interface ReloadOutcome {

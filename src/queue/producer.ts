@@ -8,6 +8,7 @@
 import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { TriageError } from '../errors.ts';
+import { publishRunQueued } from '../ops/events.ts';
 import { newRunId, type RunPlan } from '../runbooks/prepare.ts';
 import { HOST_JOB_ATTEMPTS, hostQueueName, JobNames, RUN_JOB_ATTEMPTS, RUNS_QUEUE, type RunEvent, type RunJobData, type RunRequestData } from './jobs.ts';
 import { type RedisHandle, redisLost } from './redis.ts';
@@ -94,6 +95,7 @@ export class RunQueue {
         },
       })),
     });
+    publishRunQueued({ runId, runbook: req.runbook, target: req.target, hosts: data.hosts, requestedBy: req.requestedBy });
     return { runId, duplicate: false };
   }
 

@@ -29,6 +29,7 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { LoadedConfig } from '../config.ts';
 import { isTriageError } from '../errors.ts';
+import { publishRunEnd, publishStep } from '../ops/events.ts';
 import type { Executor } from '../executors/executor.ts';
 import { createExecutor } from '../executors/index.ts';
 import { diagnose, runHost } from '../runbooks/engine.ts';
@@ -89,6 +90,13 @@ export interface WorkerOptions {
 export interface TriageWorker {
   readonly zones: string[];
   /**
+   * Swaps in a reloaded config and runbooks: runs started after it use them
+   * (a removed target is refused), runs in flight keep the plan they were
+   * prepared with. Zones are fixed at start: returns the zones of the new
+   * config that this worker does not serve.
+   */
+  reload(next: { config: LoadedConfig; library: RunbookLibrary }): { unservedZones: string[] };
+  /**
    * Stops taking jobs and waits for in-flight ones; resolves within `graceMs`
    * (default 30 s) even when Redis is gone. Work not finished by then is
    * handed back (it stalls and another worker resumes it from the last
@@ -110,6 +118,9 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
   const executor = o.executor ?? createExecutor();
   const ownsExecutor = !o.executor;
   const zones = o.zones?.length ? o.zones : allZones(o.config);
+  // Replaced by reload(); plans already made (runs in flight) keep what they were made from.
+  let config = o.config;
+  let library = o.library;
   const running = new Map<string, Set<AbortController>>();
   const waitingApprovals = new Map<string, Set<Redis>>();
   const lockMs = o.lockDurationMs ?? 30_000;
@@ -161,7 +172,7 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
     const cached = plans.get(d.runId);
     if (cached) return cached;
     try {
-      const prepared = prepareRun(o.config, o.library, { runbook: d.runbook, target: d.target, host: d.host, params: d.params }, o.env);
+      const prepared = prepareRun(config, library, { runbook: d.runbook, target: d.target, host: d.host, params: d.params }, o.env);
       const plan = { ...prepared, params: resolveSecretParams(prepared.runbook, prepared.params, o.env ?? process.env, scopeFor(d.runId)) };
       plans.set(d.runId, plan);
       if (plans.size > 500) dropRun(plans.keys().next().value!);
@@ -213,14 +224,15 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
                   params: plan.params,
                   redactor: scopeFor(d.runId),
                   executor,
-                  signatures: o.library.signatures,
+                  signatures: library.signatures,
                   signal: AbortSignal.any([ac.signal, lostHold]),
                   done,
                   onStep: async (s) => {
                     // Lost the job or the host: record nothing; whoever holds it now runs this step.
                     const why = gone();
                     if (why) throw why;
-                    await store.recordStep(d.runId, host.name, s);
+                    // Told once per step, however often a retry records it.
+                    if (await store.recordStep(d.runId, host.name, s)) publishStep({ runId: d.runId, runbook: d.runbook, target: d.target, host: host.name, step: s.id, status: s.status, durationMs: s.durationMs });
                   },
                   approve: async (step) => {
                     const answer: Approval = d.approved?.includes(step.id)
@@ -346,8 +358,9 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
         result.cause = null;
         result.summary = `${now.reason ?? 'cancelled'} before it finished`;
       }
-      await store.finalize(d.runId, result, state, lost.length ? `work lost on ${lost.join('; ')}` : '');
+      const first = await store.finalize(d.runId, result, state, lost.length ? `work lost on ${lost.join('; ')}` : '');
       dropRun(d.runId);
+      if (first) publishRunEnd({ runId: d.runId, runbook: d.runbook, target: d.target, status: result.status, state: now?.state === 'cancelled' ? 'cancelled' : state, cause: result.cause, durationMs: result.durationMs });
       return result;
     },
     { ...common, concurrency: 4 },
@@ -371,8 +384,12 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
       startedAt: new Date(job.timestamp).toISOString(),
       durationMs: Date.now() - job.timestamp,
     };
-    await store.finalize(d.runId, result, 'failed', scopeFor(d.runId).redactMessage(err.message)).catch((e) => o.onError?.(e));
+    const first = await store.finalize(d.runId, result, 'failed', scopeFor(d.runId).redactMessage(err.message)).catch((e) => {
+      o.onError?.(e);
+      return false;
+    });
     dropRun(d.runId);
+    if (first) publishRunEnd({ runId: d.runId, runbook: d.runbook, target: d.target, status: 'error', state: 'failed', cause: null, durationMs: result.durationMs });
   });
   for (const w of [...hostWorkers, runWorker]) w.on('error', report);
 
@@ -388,6 +405,11 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
   let closing$: Promise<void> | undefined;
   return {
     zones,
+    reload(next) {
+      config = next.config;
+      library = next.library;
+      return { unservedZones: allZones(next.config).filter((z) => !zones.includes(z) && !o.zones?.length) };
+    },
     close(graceMs = 30_000) {
       closing$ ??= (async () => {
         closing = true;
