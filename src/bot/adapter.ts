@@ -27,7 +27,7 @@ export interface MessageRef {
 /** A button on a message: clicking it sends `command` as the clicking user. */
 export interface ChatButton {
   label: string;
-  /** A full command line, e.g. `/cancel r_abc`. At most 64 bytes (Telegram callback_data limit). */
+  /** A full command line, e.g. `/cancel r_abc`. Platforms with a limit drop buttons that exceed it (Telegram: 64 bytes, see telegram/render.ts). */
   command: string;
   style?: 'primary' | 'danger';
 }
@@ -44,6 +44,12 @@ export interface ChatMessage {
   /** A preformatted block (command output), already redacted. */
   code?: string;
   buttons?: ChatButton[];
+  /**
+   * People to notify (`tg:<user id>` / `slack:<user id>`): the adapter turns
+   * each into a real mention on its platform (Slack `<@U…>`, a Telegram user
+   * link) on a line of its own after the text. Identities of another platform are left out.
+   */
+  mentions?: string[];
   /** Fallback/notification text (Slack `text`); default: title + first line. */
   summary?: string;
 }

@@ -1,12 +1,13 @@
 /**
  * The chat bot, assembled: resolves the chat secrets, builds the adapters
  * `chat:` configures (Telegram, Slack, or both), a RunQueue, an AuditLog and
- * a ChatCore, attaches the adapters to the core and starts them — plus, unless
- * told otherwise, an embedded queue worker so one process is a whole
- * deployment. `triage bot` calls {@link startBot}.
+ * a ChatCore with its on-call side (src/oncall), attaches the adapters to the
+ * core and starts them. `triage bot` (src/cli/bot.ts, the composition root)
+ * calls {@link startBot} and starts the queue worker and the schedule worker
+ * next to it; this module imports neither a worker nor an executor.
  *
  * Deliberately left out: signal handling and Redis lifetime (the caller owns
- * both), and schedules/on-call (not wired into the bot yet).
+ * both), queue workers, and schedulers.
  */
 import { ConsoleAdapter } from './console/console-adapter.ts';
 import { format } from 'node:util';
@@ -16,7 +17,6 @@ import { TriageError } from '../errors.ts';
 import { RunQueue } from '../queue/producer.ts';
 import type { RedisHandle } from '../queue/redis.ts';
 import { within } from '../queue/redis-watch.ts';
-import { startWorker, type TriageWorker, type WorkerOptions } from '../queue/worker.ts';
 import { escapeText } from '../escape.ts';
 import { redact, registerSecret } from '../redact.ts';
 import type { RunbookLibrary } from '../runbooks/loader.ts';
@@ -25,6 +25,7 @@ import { AuditLog } from './audit.ts';
 import { ChatCore, type ChatCoreOptions } from './core.ts';
 import { createSlackAdapter } from './slack/slack-adapter.ts';
 import { createTelegramAdapter } from './telegram/telegram-adapter.ts';
+import { OnCall, type OnCallOptions } from '../oncall/on-call.ts';
 
 /** Options for {@link startBot}. */
 export interface StartBotOptions {
@@ -37,8 +38,6 @@ export interface StartBotOptions {
   library: RunbookLibrary;
   /** Also serve this terminal (stdin/stdout) through the console adapter; then no chat platform is required. Default false. */
   console?: boolean;
-  /** Run an embedded queue worker. Default true. */
-  withWorker?: boolean;
   /** Interface the Slack HTTP receiver and the Telegram webhook server listen on. Default: all interfaces. */
   listenHost?: string;
   /** Where problems are logged (one redacted line each). Default stderr. */
@@ -46,21 +45,21 @@ export interface StartBotOptions {
   /** Tuning for the core (pacing, delivery retries, live card timings). */
   core?: Partial<Pick<ChatCoreOptions, 'pacing' | 'delivery' | 'liveCard' | 'consoleRole'>>;
   /**
-   * How long `stop()` may take in all: adapters and the core get a share of
-   * it, the embedded worker finishes in-flight steps in the rest before
-   * handing them back to other workers. Default 30 000 ms; `stop()` ends
-   * within it, with or without Redis.
+   * How long `stop()` may take in all (adapters, then the core's deliveries).
+   * Default 30 000 ms; `stop()` ends within it, with or without Redis.
    */
   stopGraceMs?: number;
-  /** Tuning for the embedded worker. */
-  worker?: Partial<Omit<WorkerOptions, 'redis' | 'prefix' | 'config' | 'library'>>;
+  /** Tuning for on-call (clock, digest timeout, handoff checks). */
+  oncall?: Partial<Pick<OnCallOptions, 'now' | 'digestTimeoutMs' | 'tickMs'>>;
 }
 
 /** A running bot. */
 export interface RunningBot {
   core: ChatCore;
+  /** The on-call side: the schedule worker hands it each fire. */
+  oncall: OnCall;
   adapters: ChatAdapter[];
-  /** Stops taking commands, delivers what is queued (bounded), stops the worker. Idempotent. */
+  /** Stops taking commands and delivers what is queued (bounded). Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -129,8 +128,9 @@ export async function startBot(o: StartBotOptions): Promise<RunningBot> {
   redis.on('error', (err: Error) => log(`bot: redis: ${err.message}`));
   const queue = new RunQueue({ redis: o.redis, prefix });
   const audit = new AuditLog(redis, prefix);
-  const core = new ChatCore({ queue, loaded: o.loaded, library: o.library, audit, redis, prefix, env, log, ...o.core });
-  let worker: TriageWorker | undefined;
+  const oncall = (chat: ConstructorParameters<typeof OnCall>[0]['chat']) =>
+    new OnCall({ redis, prefix, queue, loaded: o.loaded, library: o.library, chat, env, log, ...o.oncall });
+  const core = new ChatCore({ queue, loaded: o.loaded, library: o.library, audit, redis, prefix, env, log, oncall, ...o.core });
   const started: ChatAdapter[] = [];
   let stopping: Promise<void> | undefined;
 
@@ -151,19 +151,7 @@ export async function startBot(o: StartBotOptions): Promise<RunningBot> {
         );
         if (!(await within(stopped, Math.min(5000, Math.floor(grace / 4)), false))) log(`bot: ${a.platform} did not stop in time; leaving it`);
       }
-      await core.close(Math.min(5000, Math.floor(left() / 4))).catch((e: unknown) => log(`bot: closing the core: ${String(e)}`));
-      if (worker) {
-        const budget = left();
-        const closed = worker.close(budget).then(
-          () => true,
-          (e: unknown) => {
-            log(`bot: closing the worker: ${String(e)}`);
-            return true;
-          },
-        );
-        // A stop must end: if the worker is still busy past the grace, leave it to the process exit.
-        if (!(await within(closed, budget + 500, false))) log(`bot: the worker did not stop within ${grace} ms; leaving it`);
-      }
+      await core.close(Math.min(5000, Math.floor(left() / 2))).catch((e: unknown) => log(`bot: closing the core: ${String(e)}`));
       await within(queue.close(), 1000, undefined).catch(() => {});
       redis.disconnect();
     })();
@@ -171,9 +159,6 @@ export async function startBot(o: StartBotOptions): Promise<RunningBot> {
   };
 
   try {
-    if (o.withWorker ?? true) {
-      worker = await startWorker({ redis: o.redis, prefix, config: o.loaded, library: o.library, env, onError: (e) => log(`worker: ${e.message}`), ...o.worker });
-    }
     for (const adapter of adapters) {
       core.attach(adapter);
       await adapter.start((cmd) => core.handle(cmd));
@@ -183,5 +168,5 @@ export async function startBot(o: StartBotOptions): Promise<RunningBot> {
     await stop();
     throw err;
   }
-  return { core, adapters, stop };
+  return { core, oncall: core.oncall!, adapters, stop };
 }

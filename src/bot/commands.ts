@@ -20,6 +20,11 @@ export const RUN_ID_RE = /^r_[a-z0-9]{4,40}$/;
 /** Longest command line accepted, in characters. */
 export const MAX_COMMAND_LENGTH = 512;
 
+/** An incident id (`i3`). */
+export const INCIDENT_REF_RE = /^i[0-9]{1,9}$/;
+const HANDOFF_ID_RE = /^h[0-9]{1,9}$/;
+const isIncidentRef = (v: string) => INCIDENT_REF_RE.test(v) || RUN_ID_RE.test(v);
+
 const HANDOFF_TO_RE = /^(?:(?:tg|slack):[A-Za-z0-9_-]{1,64}|@?[A-Za-z0-9][A-Za-z0-9._-]{0,62})$/;
 /** Control characters, bidi overrides and line separators: never part of a command. */
 const FORBIDDEN_RE = /[\p{Cc}\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]/u;
@@ -35,11 +40,15 @@ export type ParsedCommand =
   /** `host` is absent when the user wrote only `<step>` (fine for single-host runs). */
   | { name: 'approve'; runId: string; host?: string; step: string }
   | { name: 'help' }
-  | { name: 'ack' }
-  | { name: 'resolve' }
-  | { name: 'note'; text: string }
-  | { name: 'handoff'; to?: string }
-  | { name: 'digest'; now: boolean }
+  /** `ref`: an incident id (`i3`) or a run id (the card's button); absent = this thread's incident. */
+  | { name: 'ack'; ref?: string }
+  | { name: 'resolve'; ref?: string; note?: string }
+  | { name: 'note'; ref?: string; text: string }
+  | { name: 'incidents'; ref?: string }
+  | { name: 'oncall' }
+  /** `take` is the "I have it" button of handoff `take`. */
+  | { name: 'handoff'; to?: string; take?: string }
+  | { name: 'digest'; now: boolean; schedule?: string }
   | { name: 'schedules' };
 
 export type CommandName = ParsedCommand['name'];
@@ -85,6 +94,10 @@ function word(v: string, what: string): { problem: string } | null {
 
 function runId(v: string): { problem: string } | null {
   return RUN_ID_RE.test(v) ? null : problem(`${quoted(v)} is not a run id (they look like r_abc123)`);
+}
+
+function incidentRef(v: string): { problem: string } | null {
+  return isIncidentRef(v) ? null : problem(`${quoted(v)} is not an incident (they look like i3) or a run id`);
 }
 
 const noWords =
@@ -146,34 +159,70 @@ export const COMMANDS: { [N in CommandName]: CommandSpec<N> } = {
     },
   },
   help: { usage: '/help', help: 'list the commands', role: 'viewer', parse: noWords<'help'>() },
-  ack: { usage: '/ack', help: 'acknowledge the incident', role: 'responder', parse: noWords<'ack'>() },
-  resolve: { usage: '/resolve', help: 'mark the incident resolved', role: 'responder', parse: noWords<'resolve'>() },
-  note: {
-    usage: '/note <text>',
-    example: '/note rolled back the deploy',
-    help: 'add a note to the incident timeline',
+  ack: {
+    usage: '/ack [incident]',
+    example: '/ack i3',
+    help: "acknowledge an incident (default: this thread's)",
     role: 'responder',
-    parse(_w, rest) {
-      return rest ? { text: rest } : problem('missing <text>');
+    parse(w) {
+      return (w[0] === undefined ? null : incidentRef(w[0])) ?? extra(w, 1) ?? (w[0] === undefined ? {} : { ref: w[0] });
     },
   },
+  resolve: {
+    usage: '/resolve [incident] [note]',
+    example: '/resolve i3 rolled back the deploy',
+    help: 'mark an incident resolved, with an optional note (responders: it records a judgement and changes no host)',
+    role: 'responder',
+    parse(w, rest) {
+      const ref = w[0] !== undefined && isIncidentRef(w[0]) ? w[0] : undefined;
+      const note = (ref ? rest.slice(ref.length) : rest).trim();
+      return { ...(ref ? { ref } : {}), ...(note ? { note } : {}) };
+    },
+  },
+  note: {
+    usage: '/note [incident] <text>',
+    example: '/note rolled back the deploy',
+    help: "add a note to this thread's incident (or the one named); elsewhere it is a note for the shift",
+    role: 'responder',
+    parse(w, rest) {
+      const ref = w[0] !== undefined && isIncidentRef(w[0]) ? w[0] : undefined;
+      const text = (ref ? rest.slice(ref.length) : rest).trim();
+      return text ? { ...(ref ? { ref } : {}), text } : problem('missing <text>');
+    },
+  },
+  incidents: {
+    usage: '/incidents [incident]',
+    example: '/incidents i3',
+    help: 'the open incidents, or one incident with its timeline',
+    role: 'viewer',
+    parse(w) {
+      return (w[0] === undefined ? null : incidentRef(w[0])) ?? extra(w, 1) ?? (w[0] === undefined ? {} : { ref: w[0] });
+    },
+  },
+  oncall: { usage: '/oncall', help: 'who is on call now, and next', role: 'viewer', parse: noWords<'oncall'>() },
   handoff: {
     usage: '/handoff [to]',
     example: '/handoff slack:U123',
-    help: 'hand the on-call over',
+    help: 'hand the on-call over (default: to the next person in the rotation)',
     role: 'responder',
     parse(w) {
+      if (w[0] === 'take') {
+        return missing(w, ['take', '<handoff>'], 2) ?? (HANDOFF_ID_RE.test(w[1]!) ? null : problem(`${quoted(w[1]!)} is not a handoff id (they look like h3)`)) ?? extra(w, 2) ?? { take: w[1]! };
+      }
       const bad = (w[0] === undefined || HANDOFF_TO_RE.test(w[0]) ? null : problem(`${quoted(w[0])} is not a person (tg:<id>, slack:<id> or @name)`)) ?? extra(w, 1);
       return bad ?? (w[0] === undefined ? {} : { to: w[0] });
     },
   },
   digest: {
-    usage: '/digest [now]',
-    help: 'post the check digest',
+    usage: '/digest [now] [name]',
+    example: '/digest now morning',
+    help: 'run the scheduled checks now and post the digest (now), or say when each digest last ran',
     role: 'responder',
     parse(w) {
-      const bad = (w[0] === undefined || w[0] === 'now' ? null : problem(`expected "now", got ${quoted(w[0])}`)) ?? extra(w, 1);
-      return bad ?? { now: w[0] === 'now' };
+      const now = w[0] === 'now';
+      const rest = now ? w.slice(1) : w;
+      const bad = (rest[0] === undefined ? null : word(rest[0], 'schedule name')) ?? extra(rest, 1);
+      return bad ?? { now, ...(rest[0] === undefined ? {} : { schedule: rest[0] }) };
     },
   },
   schedules: { usage: '/schedules', help: 'list the scheduled checks', role: 'viewer', parse: noWords<'schedules'>() },

@@ -5,10 +5,14 @@
  * Replies are short, go through the room's outbox and never carry a stack
  * trace or a secret; runs get a live card.
  *
+ * On-call commands (`/ack /resolve /note /incidents /oncall /handoff
+ * /digest /schedules`) are handed to the deployment's {@link OnCall}
+ * (src/oncall), which also hears of every run whose card ended, so an
+ * unhealthy run opens or updates its incident. Without one they answer
+ * "not set up".
+ *
  * Deliberately left out: transports (adapters attach themselves), the queue
- * worker, and on-call features (`/ack`, `/resolve`, `/note`, `/handoff`,
- * `/digest`, `/schedules` parse and are answered "not set up yet" — giving
- * one a handler is a change to {@link ChatCore}'s router table only).
+ * worker and executors (the CLI wires those in).
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -29,6 +33,7 @@ import type { AuditLog, AuditOutcome } from './audit.ts';
 import { COMMAND_NAMES, COMMANDS, type CommandName, isCommandError, type ParsedCommand, parseCommand } from './commands.ts';
 import { LiveCard, type LiveCardOptions } from './live-card.ts';
 import { Outbox, type OutboxOptions, type OutboxPacing } from './outbox.ts';
+import type { Asker, Answer, OnCall, OncallChat } from '../oncall/on-call.ts';
 import { fitMessage } from './run-card.ts';
 
 /** Options for {@link ChatCore}. */
@@ -58,6 +63,8 @@ export interface ChatCoreOptions {
    * before giving up. Default 30 000 ms.
    */
   queueRetryMs?: number;
+  /** Builds the deployment's on-call side, given a way to post through this core. Absent: on-call commands answer "not set up". */
+  oncall?: (chat: OncallChat) => OnCall;
 }
 
 /** What a handler did, for the audit trail. */
@@ -81,7 +88,7 @@ type Router = { [N in CommandName]: Handler<N> };
 const ONCALL_NOT_SET_UP = 'on-call features are not set up yet';
 const DEDUPE_TTL_S = 86_400;
 /** Commands answered from config alone: served even while Redis is down. */
-const WITHOUT_QUEUE = new Set<CommandName>(['help', 'runbooks', 'targets', 'ack', 'resolve', 'note', 'handoff', 'digest', 'schedules']);
+const WITHOUT_QUEUE = new Set<CommandName>(['help', 'runbooks', 'targets', 'schedules']);
 const QUEUE_UNAVAILABLE = 'the queue is unavailable, retrying';
 const PREFIX: Record<Platform, string> = { telegram: 'tg:', slack: 'slack:', console: 'console:' };
 
@@ -95,16 +102,28 @@ export class ChatCore {
   private readonly router: Router;
   private closed = false;
   private readonly redisWatch: RedisWatch;
+  /** The on-call side, when the deployment has one. */
+  readonly oncall?: OnCall;
 
   constructor(private readonly o: ChatCoreOptions) {
     this.access = new AccessPolicy(o.loaded, { consoleRole: o.consoleRole });
     this.redisWatch = new RedisWatch(o.redis);
     const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
     this.log = (line) => log(escapeText(redact(line)));
-    const notSetUp = async (ctx: Context): Promise<Outcome> => {
-      ctx.reply(ONCALL_NOT_SET_UP);
-      return { detail: 'on-call not set up' };
-    };
+    this.oncall = o.oncall?.(this.chatForOncall());
+    const oncall =
+      <N extends CommandName>(fn: (oc: OnCall, a: Asker, p: Extract<ParsedCommand, { name: N }>) => Promise<Answer> | Answer): Handler<N> =>
+      async (ctx, p) => {
+        if (!this.oncall) {
+          ctx.reply(ONCALL_NOT_SET_UP);
+          return { detail: 'on-call not set up' };
+        }
+        const { cmd } = ctx;
+        const a: Asker = { user: cmd.user, room: cmd.room, via: cmd.via, ...(cmd.thread ? { thread: cmd.thread } : {}), ...(cmd.message ? { message: cmd.message } : {}) };
+        const answer = await fn(this.oncall, a, p);
+        if (answer.reply) ctx.reply(answer.reply);
+        return { ...(answer.outcome ? { outcome: answer.outcome } : {}), ...(answer.detail ? { detail: answer.detail } : {}) };
+      };
     // The one place a command meets its handler.
     this.router = {
       diagnose: (c, p) => this.diagnose(c, p),
@@ -114,12 +133,14 @@ export class ChatCore {
       cancel: (c, p) => this.cancel(c, p),
       approve: (c, p) => this.approve(c, p),
       help: (c) => this.help(c),
-      ack: notSetUp,
-      resolve: notSetUp,
-      note: notSetUp,
-      handoff: notSetUp,
-      digest: notSetUp,
-      schedules: notSetUp,
+      ack: oncall<'ack'>((oc, a, p) => oc.ack(a, p.ref)),
+      resolve: oncall<'resolve'>((oc, a, p) => oc.resolve(a, p.ref, p.note)),
+      note: oncall<'note'>((oc, a, p) => oc.note(a, p.ref, p.text)),
+      incidents: oncall<'incidents'>((oc, _a, p) => oc.list(p.ref)),
+      oncall: oncall<'oncall'>((oc) => oc.whoIsOnCall()),
+      handoff: oncall<'handoff'>((oc, a, p) => (p.take ? oc.take(a, p.take) : oc.handoff(a, p.to))),
+      digest: oncall<'digest'>((oc, a, p) => oc.digest(a, p.now, p.schedule)),
+      schedules: oncall<'schedules'>((oc) => oc.schedules()),
     };
   }
 
@@ -206,6 +227,7 @@ export class ChatCore {
   /** Stops following runs and delivers what is queued (bounded). */
   async close(timeoutMs = 5000): Promise<void> {
     this.closed = true;
+    this.oncall?.close();
     for (const c of this.cards) c.stop();
     await Promise.race([Promise.all([...this.cards].map((c) => c.done)), sleep(timeoutMs)]);
     await Promise.all([...this.outboxes.values()].map((ob) => ob.close(timeoutMs)));
@@ -331,8 +353,41 @@ export class ChatCore {
       log: this.log,
     });
     this.cards.add(card);
-    void card.done.finally(() => this.cards.delete(card));
+    void card.done.finally(() => {
+      this.cards.delete(card);
+      void this.runEnded(card);
+    });
     await card.ready;
+  }
+
+  /** Tells on-call about a run whose card ended with a result, with the card's thread. */
+  private async runEnded(card: LiveCard): Promise<void> {
+    const v = card.current;
+    if (!this.oncall || !v?.final || !v.result || !card.ref) return;
+    const where = { room: card.ref.room, thread: card.ref.thread ?? card.ref.id };
+    await this.oncall
+      .runFinished({ runId: v.runId, runbook: v.runbook, target: v.target, requestedBy: v.requestedBy, result: v.result }, where)
+      .catch((e) => this.log(`oncall: could not record run ${v.runId}: ${errorText(e)}`));
+  }
+
+  /** Posting for on-call: through the outbox of the room's platform, fitted to its limits. */
+  private chatForOncall(): OncallChat {
+    const outboxOf = (room: string) => {
+      const platform = (Object.keys(PREFIX) as Platform[]).find((p) => room.startsWith(PREFIX[p]));
+      const ob = platform ? this.outboxes.get(platform) : undefined;
+      if (!ob) this.log(`oncall: no chat transport attached for ${clip(room, 40)}`);
+      return ob;
+    };
+    return {
+      post: async (room, msg, opts) => {
+        const ob = outboxOf(room);
+        return ob ? ob.post(room, fitMessage(toMessage(msg), { maxTextLength: ob.transport.maxTextLength }), opts?.thread ? { thread: opts.thread } : {}) : undefined;
+      },
+      edit: async (ref, msg) => {
+        const ob = outboxOf(ref.room);
+        if (ob) await ob.edit(ref, fitMessage(toMessage(msg), { maxTextLength: ob.transport.maxTextLength }));
+      },
+    };
   }
 
   private stepCount(runbook: string): number | undefined {

@@ -80,8 +80,6 @@ export const FOOTER_PREFIX = 'run ';
 
 const HOST_KEY_CAUSE = 'host-key-mismatch';
 const HOST_KEY_ERROR = 'SSH_HOSTKEY';
-/** Telegram's callback_data limit; longer commands get no button. */
-const MAX_BUTTON_BYTES = 64;
 const DEFAULT_MAX = 3000;
 /** Room for what the adapter adds around our text (bold title, bullets). */
 const MARGIN = 64;
@@ -171,6 +169,11 @@ function renderFinal(v: RunCardView, max: number): ChatMessage {
   );
   const buttons: ChatButton[] = [];
   pushButton(buttons, 'Re-run', `/diagnose ${v.runbook} ${v.target}${v.host ? ` ${v.host}` : ''}`);
+  // An unhealthy run opens or updates an incident (src/oncall); the buttons name the run, the core finds its incident.
+  if (status === 'unhealthy' && cause) {
+    pushButton(buttons, 'Ack', `/ack ${v.runId}`);
+    pushButton(buttons, 'Resolve', `/resolve ${v.runId}`);
+  }
   return {
     title,
     lines,
@@ -221,8 +224,8 @@ function notes(v: RunCardView): string[] {
   return [...(v.note ? [clipLine(clean(v.note))] : []), ...(v.deliveryProblem ? ['⚠ could not deliver some updates'] : [])];
 }
 
+/** Platform limits on a button's command (Telegram's 64 bytes) are the renderer's business, not the card's. */
 function pushButton(out: ChatButton[], label: string, command: string, style?: ChatButton['style']): void {
-  if (Buffer.byteLength(command) > MAX_BUTTON_BYTES) return;
   out.push({ label, command, ...(style ? { style } : {}) });
 }
 

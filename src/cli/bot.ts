@@ -5,16 +5,98 @@
  * to `triage worker` processes. `--console` also serves this terminal: type
  * `/diagnose 502 shop` to try the chat commands without any chat tokens.
  * SIGTERM/SIGINT stop it cleanly.
+ *
+ * This is the composition root: {@link startDeployment} wires the chat bot
+ * (src/bot), the queue worker and its executors (src/queue/worker.ts) and the
+ * schedule worker (src/queue/schedules.ts) together; none of them builds the
+ * others.
  */
-import { startBot } from '../bot/bot.ts';
+import { type RunningBot, type StartBotOptions, startBot } from '../bot/bot.ts';
 import { loadConfig } from '../config.ts';
 import { TriageError } from '../errors.ts';
-import { connectRedis, safeUrl } from '../queue/redis.ts';
+import { within } from '../queue/redis-watch.ts';
+import { connectRedis, keyPrefix, safeUrl } from '../queue/redis.ts';
+import { type ScheduleWorker, startScheduleWorker, syncSchedules } from '../queue/schedules.ts';
+import { startWorker, type TriageWorker, type WorkerOptions } from '../queue/worker.ts';
 import { RunbookLibrary } from '../runbooks/loader.ts';
 import { type CliIO, parse, runbookDirs } from './io.ts';
 import { usageOf } from './help.ts';
 
 const USAGE = usageOf('bot');
+
+/** Options for {@link startDeployment}: the bot's, plus the workers'. */
+export interface DeploymentOptions extends StartBotOptions {
+  /** Run an embedded queue worker. Default true. */
+  withWorker?: boolean;
+  /** Tuning for the embedded worker. */
+  worker?: Partial<Omit<WorkerOptions, 'redis' | 'prefix' | 'config' | 'library'>>;
+  /** Test hook: schedules fire every this many ms instead of on their cron. */
+  scheduleEveryMs?: number;
+}
+
+/** A running deployment: the bot, and the workers next to it. */
+export interface Deployment extends RunningBot {
+  worker?: TriageWorker;
+  schedules: ScheduleWorker;
+}
+
+/**
+ * Starts the bot, the embedded queue worker (unless `withWorker: false`) and
+ * the schedule worker, and brings the job schedulers in line with the config.
+ * `stop()` stops the bot first (no new commands), then the schedule worker,
+ * then the queue worker (finishing in-flight steps within `stopGraceMs`).
+ */
+export async function startDeployment(o: DeploymentOptions): Promise<Deployment> {
+  const prefix = keyPrefix(o.redis, o.prefix ?? 'triage');
+  const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const grace = o.stopGraceMs ?? 30_000;
+  let worker: TriageWorker | undefined;
+  if (o.withWorker ?? true) {
+    worker = await startWorker({ redis: o.redis, prefix, config: o.loaded, library: o.library, env: o.env, onError: (e) => log(`worker: ${e.message}`), ...o.worker });
+  }
+  let bot: RunningBot;
+  try {
+    bot = await startBot({ ...o, prefix });
+  } catch (e) {
+    await worker?.close(grace);
+    throw e;
+  }
+  const schedules = await startScheduleWorker({
+    redis: o.redis,
+    prefix,
+    process: (job) => bot.oncall.runScheduled(job),
+    onError: (e) => log(`schedules: ${e.message}`),
+  });
+  await syncSchedules({ redis: o.redis, prefix, config: o.loaded.config, ...(o.scheduleEveryMs ? { everyMs: o.scheduleEveryMs } : {}) }).catch((e: Error) =>
+    log(`schedules: could not sync the job schedulers: ${e.message}`),
+  );
+  let stopping: Promise<void> | undefined;
+  return {
+    ...bot,
+    ...(worker ? { worker } : {}),
+    schedules,
+    stop() {
+      stopping ??= (async () => {
+        const deadline = Date.now() + grace;
+        await bot.stop();
+        await within(schedules.close(), Math.max(500, Math.floor((deadline - Date.now()) / 4)), undefined).catch(() => {});
+        if (worker) {
+          const budget = Math.max(0, deadline - Date.now());
+          const closed = worker.close(budget).then(
+            () => true,
+            (e: unknown) => {
+              log(`bot: closing the worker: ${String(e)}`);
+              return true;
+            },
+          );
+          // A stop must end: if the worker is still busy past the grace, leave it to the process exit.
+          if (!(await within(closed, budget + 500, false))) log(`bot: the worker did not stop within ${grace} ms; leaving it`);
+        }
+      })();
+      return stopping;
+    },
+  };
+}
 
 export async function botCommand(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(args, 'bot');
@@ -22,7 +104,7 @@ export async function botCommand(args: string[], io: CliIO): Promise<number> {
   const loaded = await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env, requireFile: true });
   const library = RunbookLibrary.load({ dirs: runbookDirs(values.runbooks as string[] | undefined, io.env) });
   const redis = await connectRedis({ url: loaded.redisUrl });
-  const bot = await startBot({
+  const bot = await startDeployment({
     loaded,
     env: io.env,
     redis,

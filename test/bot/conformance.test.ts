@@ -219,7 +219,7 @@ describe('startBot', () => {
 
   it('refuses to start without a chat platform, and says how to add one', async () => {
     const redis = await connectRedis({ url: 'redis://127.0.0.1:6379' });
-    const err = await startBot({ loaded: configWith(), redis, library, withWorker: false }).catch((e: unknown) => e);
+    const err = await startBot({ loaded: configWith(), redis, library }).catch((e: unknown) => e);
     await redis.stop();
     expect(err).toBeInstanceOf(TriageError);
     expect(err).toMatchObject({ code: 'CONFIG_INVALID', path: 'chat', file: '/etc/triage/triage.yaml' });
@@ -229,7 +229,7 @@ describe('startBot', () => {
   it('refuses to start when a token cannot be read, naming the key', async () => {
     const redis = await connectRedis({ url: 'redis://127.0.0.1:6379' });
     const loaded = configWith({ telegram: { token: 'env:TRIAGE_TEST_UNSET_TOKEN' } });
-    const err = await startBot({ loaded, env: {}, redis, library, withWorker: false }).catch((e: unknown) => e);
+    const err = await startBot({ loaded, env: {}, redis, library }).catch((e: unknown) => e);
     await redis.stop();
     expect(err).toMatchObject({ code: 'SECRET_UNRESOLVED', path: 'chat.telegram.token' });
   });
@@ -239,7 +239,7 @@ describe('startBot', () => {
     const redis = await connectRedis({ url: 'redis://127.0.0.1:6379' });
     const loaded = configWith({ telegram: { token: 'env:TRIAGE_TEST_TG', apiRoot: tg.apiRoot } });
     expect(redact(`GET /bot${tg.token}/getMe`)).toContain(tg.token);
-    const bot = await startBot({ loaded, env: { TRIAGE_TEST_TG: tg.token }, redis, prefix: `t-bot-${process.pid}`, library, withWorker: false, log: () => {} });
+    const bot = await startBot({ loaded, env: { TRIAGE_TEST_TG: tg.token }, redis, prefix: `t-bot-${process.pid}`, library, log: () => {} });
     try {
       expect(bot.adapters.map((a) => a.platform)).toEqual(['telegram']);
       expect(redact(`GET /bot${tg.token}/getMe`)).toBe('GET /bot«redacted»/getMe');

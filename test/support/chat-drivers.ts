@@ -7,9 +7,10 @@
  *   expect(card).toContain('cause: service-down');
  *
  * Each driver starts the loopback fake of its platform, then the whole bot
- * through `startBot` — the real adapter (telegraf / Bolt), a real ChatCore,
- * RunQueue, AuditLog and an embedded worker on the real Redis under a unique
- * prefix — and reads back only what the fake recorded, i.e. what people in
+ * through `startDeployment` (the CLI's composition root) — the real adapter
+ * (telegraf / Bolt), a real ChatCore with its on-call side, RunQueue,
+ * AuditLog, an embedded worker and the schedule worker on the real Redis
+ * under a unique prefix — and reads back only what the fake recorded, i.e. what people in
  * the chat would see. Nothing of telegraf or Bolt is mocked.
  *
  * Deliberately left out: anything platform-specific in the interface; a test
@@ -22,7 +23,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { stringify } from 'yaml';
 import { type AuditEntry, AuditLog } from '../../src/bot/audit.ts';
-import { type RunningBot, startBot } from '../../src/bot/bot.ts';
+import { type Deployment, type DeploymentOptions, startDeployment } from '../../src/cli/bot.ts';
 import { parseConfig } from '../../src/config.ts';
 import { RunQueue } from '../../src/queue/producer.ts';
 import { connectRedis, type RedisHandle } from '../../src/queue/redis.ts';
@@ -79,7 +80,28 @@ export interface ChatDriver {
   waitForFinalCard(timeoutMs?: number): Promise<string>;
   /** Lines the bot logged, for failure messages. */
   readonly logged: string[];
+  /** Every message the bot posted in the room (not private ones), oldest first, as people read them now. */
+  posts(): Post[];
+  /** Replies of the thread whose root is the newest post matching `root`. */
+  threadOf(root: (text: string) => boolean): string[];
+  /** Types `text` in the thread of the newest post matching `root` (Telegram: a reply; Slack: `@Triage …` in the thread). */
+  sendInThread(who: Person, root: (text: string) => boolean, text: string): Promise<void>;
+  /** Clicks the button labelled `label` on the newest post matching `on`. */
+  clickOn(who: Person, on: (text: string) => boolean, label: string): Promise<void>;
+  /** The running deployment (its on-call side, for the clock and schedules). */
+  deployment(): Deployment;
+  /** Stops the bot and starts it again on the same Redis prefix (what survives a restart). */
+  restart(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A message as the room shows it. */
+export interface Post {
+  id: string;
+  /** Root of the thread it is in, if any. */
+  thread?: string;
+  text: string;
+  buttons: string[];
 }
 
 /** A temp dir of runbooks and the config around them, shared by both drivers. */
@@ -87,6 +109,10 @@ export interface StoryWorld {
   runbooks: Record<string, object>;
   /** `hosts`, `targets`, `access` (chat is added by the driver). */
   config: Record<string, unknown>;
+  /** Extra deployment options (on-call clock, schedule test hooks). */
+  deployment?: Pick<DeploymentOptions, 'oncall' | 'scheduleEveryMs'>;
+  /** Use this Redis prefix (a second bot of the same deployment). */
+  prefix?: string;
 }
 
 /** Footer of a run card (see run-card.ts): `run r_… · <phase or status> · …`. */
@@ -132,7 +158,8 @@ function blocksToPlain(blocks: unknown[] | undefined, text?: string): string {
 
 /** Everything both drivers share: the bot, Redis, the temp dir. */
 interface Backstage {
-  bot: RunningBot;
+  bot: Deployment;
+  start(): Promise<Deployment>;
   handle: RedisHandle;
   observer: RunQueue;
   auditLog: AuditLog;
@@ -153,9 +180,10 @@ async function startBackstage(world: StoryWorld, chat: Record<string, unknown>, 
   const loaded = parseConfig(text, configPath, env);
   const library = RunbookLibrary.load({ dirs: [runbookDir], builtin: false });
   const handle = await connectRedis({ url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' });
-  const prefix = `t-${randomUUID().slice(0, 8)}`;
+  const prefix = world.prefix ?? `t-${randomUUID().slice(0, 8)}`;
   const logged: string[] = [];
-  const bot = await startBot({
+  const start = () => startDeployment({
+    ...world.deployment,
     loaded,
     env,
     redis: handle,
@@ -173,9 +201,10 @@ async function startBackstage(world: StoryWorld, chat: Record<string, unknown>, 
     worker: { stalledIntervalMs: 5000, lockDurationMs: 10_000 },
     stopGraceMs: 2000,
   });
+  const bot = await start();
   const redis = handle.client();
   redis.on('error', () => {});
-  return { bot, handle, observer: new RunQueue({ redis: handle, prefix }), auditLog: new AuditLog(redis, prefix), redis, prefix, dir, logged };
+  return { bot, start, handle, observer: new RunQueue({ redis: handle, prefix }), auditLog: new AuditLog(redis, prefix), redis, prefix, dir, logged };
 }
 
 /** What both drivers read the same way: runs, audit, waiting for the final card, and shutting down. */
@@ -184,10 +213,16 @@ function backstageParts(
   describe: () => string,
   card: () => string,
   closeFake: () => Promise<void>,
-): Pick<ChatDriver, 'runCount' | 'audit' | 'waitFor' | 'waitForFinalCard' | 'close'> {
+): Pick<ChatDriver, 'runCount' | 'audit' | 'waitFor' | 'waitForFinalCard' | 'close' | 'deployment' | 'restart' | 'threadOf'> {
   const wait: ChatDriver['waitFor'] = (pred, timeoutMs = 30_000) => waitFor(pred, timeoutMs, describe);
   return {
     runCount: async () => (await backstage.observer.recent(1000)).length,
+    deployment: () => backstage.bot,
+    async restart() {
+      await backstage.bot.stop();
+      backstage.bot = await backstage.start();
+    },
+    threadOf: () => [],
     audit: () => backstage.auditLog.list({ count: 1000 }),
     waitFor: wait,
     async waitForFinalCard(timeoutMs = 30_000) {
@@ -283,6 +318,30 @@ export async function startTelegramDriver(world: StoryWorld): Promise<ChatDriver
           status: c.status,
         })),
     ...backstageParts(backstage, describe, () => driver.card(), () => tg.close()),
+    posts: () =>
+      bot().map((m) => ({
+        id: String(m.message_id),
+        ...(m.reply_to_message_id !== undefined ? { thread: String(m.reply_to_message_id) } : {}),
+        text: m.document ? `[file ${m.document.file_name}]` : (m.plain_text ?? ''),
+        buttons: ((m.reply_markup as { inline_keyboard?: { text: string }[][] } | undefined)?.inline_keyboard ?? []).flat().map((b) => b.text),
+      })),
+    threadOf: (root) => threadIn(driver.posts(), root),
+    async sendInThread(who, root, text) {
+      const r = await driver.waitFor(() => driver.posts().filter((p) => !p.thread && root(p.text)).at(-1));
+      lastUpdate = tg.sendText({ chatId: TG_GROUP, userId: PEOPLE.telegram[who], username: NAMES[who], text, replyToMessageId: Number(r.id) });
+    },
+    async clickOn(who, on, label) {
+      const found = await driver.waitFor(() => {
+        for (const m of [...bot()].reverse()) {
+          if (!on(m.plain_text ?? '')) continue;
+          const rows = (m.reply_markup as { inline_keyboard?: { text: string; callback_data: string }[][] } | undefined)?.inline_keyboard ?? [];
+          const b = rows.flat().find((x) => x.text === label);
+          if (b) return { m, b };
+        }
+        return undefined;
+      });
+      lastUpdate = tg.clickButton({ chatId: TG_GROUP, userId: PEOPLE.telegram[who], username: NAMES[who], messageId: found.m.message_id, data: found.b.callback_data });
+    },
   };
   return driver;
 }
@@ -396,6 +455,39 @@ export async function startSlackDriver(world: StoryWorld): Promise<ChatDriver> {
         status: c.status,
       })),
     ...backstageParts(backstage, describe, () => driver.card(), () => slack.close()),
+    posts: () =>
+      channel()
+        .filter((m) => !m.ephemeral_user)
+        .map((m) => ({
+          id: m.ts,
+          ...(m.thread_ts && m.thread_ts !== m.ts ? { thread: m.thread_ts } : {}),
+          text: plain(m),
+          buttons: ((m.blocks ?? []) as { type: string; elements?: { text: { text: string } }[] }[])
+            .filter((b) => b.type === 'actions')
+            .flatMap((b) => (b.elements ?? []).map((e) => e.text.text)),
+        })),
+    threadOf: (root) => threadIn(driver.posts(), root),
+    async sendInThread(who, root, text) {
+      const r = await driver.waitFor(() => driver.posts().filter((p) => !p.thread && root(p.text)).at(-1));
+      const event = { type: 'app_mention', user: PEOPLE.slack[who], text: `<@U0TRIAGEBOT> ${text.replace(/^\//, '')}`, channel: SLACK_CHANNEL, ts: `${Date.now() / 1000}`, thread_ts: r.id };
+      const first = await slack.sendEvent(appUrl, event);
+      expectAck(first);
+      last = () => slack.sendEvent(appUrl, event, { retryNum: 1 });
+    },
+    async clickOn(who, on, label) {
+      const found = await driver.waitFor(() => {
+        for (const m of [...channel()].reverse()) {
+          if (!on(plain(m))) continue;
+          for (const b of (m.blocks ?? []) as { type: string; elements?: { action_id: string; value: string; text: { text: string } }[] }[]) {
+            const el = b.type === 'actions' ? b.elements?.find((e) => e.text.text === label) : undefined;
+            if (el) return { m, el };
+          }
+        }
+        return undefined;
+      });
+      const opts = { userId: PEOPLE.slack[who], userName: NAMES[who], channelId: SLACK_CHANNEL, messageTs: found.m.ts, actionId: found.el.action_id, value: found.el.value };
+      expectAck(await slack.clickButton(appUrl, opts));
+    },
   };
   return driver;
 }
@@ -410,6 +502,12 @@ function parseBlocks(v: unknown): unknown[] | undefined {
 function isPostOf(params: Record<string, unknown>, m: SlackMsg): boolean {
   const runId = /run (r_[a-z0-9]+)/.exec(blocksToPlain(m.blocks, m.text))?.[1];
   return params.channel === m.channel && !params.thread_ts && !!runId && JSON.stringify(params).includes(runId);
+}
+
+/** Replies in the thread of the newest top-level post matching `root`. */
+function threadIn(posts: Post[], root: (text: string) => boolean): string[] {
+  const r = posts.filter((p) => !p.thread && root(p.text)).at(-1);
+  return r ? posts.filter((p) => p.thread === r.id).map((p) => p.text) : [];
 }
 
 /** Both drivers, for `describe.each`. */

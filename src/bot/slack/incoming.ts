@@ -72,3 +72,42 @@ export function commandFromClick(p: BlockActionsPayload): IncomingCommand | null
     message,
   };
 }
+
+/** The fields of an `app_mention` event we use. */
+export interface MentionEvent {
+  type: string;
+  user?: string;
+  text?: string;
+  channel?: string;
+  ts?: string;
+  /** Set when the mention was written in a thread: the thread's root. */
+  thread_ts?: string;
+  bot_id?: string;
+}
+
+/**
+ * `@Triage note rolled back` written in a thread → `/note rolled back` in
+ * that thread (Slack has no slash commands in threads, so a mention is how a
+ * thread talks to the bot). The delivery id is the envelope's `event_id`,
+ * which Slack repeats on retries. `null` for bots and empty mentions.
+ */
+export function commandFromMention(e: MentionEvent, eventId: string): IncomingCommand | null {
+  if (e.type !== 'app_mention' || !e.user || e.bot_id || !e.channel || typeof e.text !== 'string') return null;
+  const words = e.text
+    .replace(/<@[A-Za-z0-9]+(?:\|[^>]*)?>/g, ' ')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&')
+    .trim();
+  if (!words) return null;
+  return {
+    platform: 'slack',
+    user: `slack:${e.user}`,
+    userName: '',
+    room: `slack:${e.channel}`,
+    text: words.startsWith('/') ? words : `/${words}`,
+    via: 'text',
+    deliveryId: eventId,
+    ...(e.thread_ts ? { thread: e.thread_ts } : {}),
+  };
+}

@@ -132,6 +132,10 @@ export function renderSlack(msg: ChatMessage, maxSection = SLACK_MAX_SECTION): S
     for (const piece of escapeAndSplit(defuseFences(escapeText(msg.code)), maxSection - 2 * fence.length)) sections.push(`${fence}${piece}\n\`\`\``);
   }
 
+  // Mentions are Slack markup (<@U…>), built from checked ids only, so they are not escaped.
+  const mentions = (msg.mentions ?? []).flatMap((m) => (/^slack:[A-Z0-9]+$/i.test(m) ? [`<@${m.slice(6)}>`] : []));
+  if (mentions.length) sections.push(mentions.join(' '));
+
   if (sections.length === 0) sections.push(fallbackText(msg));
 
   const buttons = msg.buttons ?? [];

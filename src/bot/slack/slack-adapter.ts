@@ -24,7 +24,7 @@ import { App, type Logger, LogLevel, webApi } from '@slack/bolt';
 import { TriageError } from '../../errors.ts';
 import { redact } from '../../redact.ts';
 import { type ChatAdapter, type ChatFile, type IncomingCommand, RateLimitedError } from '../adapter.ts';
-import { type BlockActionsPayload, commandFromClick, commandFromSlash, type SlashCommandPayload } from './incoming.ts';
+import { type BlockActionsPayload, commandFromClick, commandFromMention, commandFromSlash, type MentionEvent, type SlashCommandPayload } from './incoming.ts';
 import { renderSlack, SLACK_MAX_SECTION } from './render.ts';
 
 /** Options for {@link createSlackAdapter}. Tokens are resolved values, not `env:NAME`. */
@@ -160,6 +160,11 @@ export function createSlackAdapter(o: SlackAdapterOptions): SlackAdapter {
   app.action(/.*/, async ({ ack, body }) => {
     await ack();
     const cmd = commandFromClick(body as unknown as BlockActionsPayload);
+    if (cmd) await dispatch(cmd);
+  });
+  // Slack has no slash commands in threads: `@Triage note …` written in a thread is the thread's command.
+  app.event('app_mention', async ({ event, body }) => {
+    const cmd = commandFromMention(event as unknown as MentionEvent, String((body as { event_id?: string }).event_id ?? (event as { event_ts?: string }).event_ts ?? ''));
     if (cmd) await dispatch(cmd);
   });
   app.error(async (err) => {

@@ -46,6 +46,7 @@ type AnyMessage = {
   text?: string;
   message_thread_id?: number;
   is_topic_message?: boolean;
+  reply_to_message?: { message_id: number };
 };
 
 function nameOf(from: AnyMessage['from']): string {
@@ -66,6 +67,12 @@ export interface TelegramIncoming {
   callbackQueryId?: string;
   /** The user's own message (text commands), for replies to it. */
   messageId?: number;
+  /**
+   * The message a text command replies to, outside forum topics: Telegram's
+   * thread. The adapter maps it to the thread's root (the run card or
+   * handoff message) and sets `cmd.thread`.
+   */
+  replyToMessageId?: number;
 }
 
 /**
@@ -93,6 +100,7 @@ export function commandFromUpdate(update: Update, botUsername?: string): Telegra
         ...(thread ? { thread } : {}),
       },
       messageId: m.message_id,
+      ...(!thread && m.reply_to_message ? { replyToMessageId: m.reply_to_message.message_id } : {}),
     };
   }
   if ('callback_query' in update && update.callback_query) {

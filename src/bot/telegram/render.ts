@@ -78,6 +78,8 @@ export function renderTelegram(msg: ChatMessage, max = TELEGRAM_MAX_TEXT): Teleg
   if (title) parts.push(`<b>${escapeHtml(title)}</b>`);
   if (lines) parts.push(escapeHtml(lines));
   if (code) parts.push(`<pre>${escapeHtml(code)}</pre>`);
+  const mentions = (msg.mentions ?? []).flatMap((m) => (/^tg:\d+$/.test(m) ? [`<a href="tg://user?id=${m.slice(3)}">${m}</a>`] : []));
+  if (mentions.length) parts.push(mentions.join(' '));
   let html = parts.join('\n');
   let shown = plainLength();
   if (shown > max) {

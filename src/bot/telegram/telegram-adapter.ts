@@ -159,6 +159,8 @@ export function createTelegramAdapter(o: TelegramAdapterOptions): TelegramAdapte
 
   /** `chat:message` → forum topic, for messages posted into topics (replies to them must stay there). */
   const topicOf = new Map<string, number>();
+  /** `chat:message` → the thread root it replies to (directly or down a reply chain), so a reply anywhere in a thread names the thread. */
+  const rootOf = new Map<string, number>();
   /** delivery id → the user's command message, so a reply can quote it. */
   const commandMessage = new Map<string, number>();
   const clicks = new Map<string, PendingClick>();
@@ -200,13 +202,17 @@ export function createTelegramAdapter(o: TelegramAdapterOptions): TelegramAdapte
   bot.use(async (ctx) => {
     const incoming = commandFromUpdate(ctx.update as Update, bot.botInfo?.username);
     if (!incoming) return;
-    const { cmd, callbackQueryId, messageId } = incoming;
+    const { cmd, callbackQueryId, messageId, replyToMessageId } = incoming;
     if (callbackQueryId && !cmd) {
       await api.answerCbQuery(callbackQueryId).catch(() => {});
       return;
     }
     if (!cmd) return;
     if (messageId !== undefined) remember(commandMessage, cmd.deliveryId, messageId);
+    if (replyToMessageId !== undefined && !cmd.thread) {
+      const chat = cmd.room.slice(3);
+      cmd.thread = String(rootOf.get(`${chat}:${replyToMessageId}`) ?? replyToMessageId);
+    }
     if (callbackQueryId) {
       if (clicks.has(cmd.deliveryId)) {
         // A redelivered click: the first delivery answers; this one only stops its own spinner.
@@ -274,6 +280,7 @@ export function createTelegramAdapter(o: TelegramAdapterOptions): TelegramAdapte
       }),
     );
     if (topic !== undefined) remember(topicOf, `${chatId}:${sent.message_id}`, topic);
+    if (thread.replyTo !== undefined) remember(rootOf, `${chatId}:${sent.message_id}`, rootOf.get(`${chatId}:${thread.replyTo}`) ?? thread.replyTo);
     const label = threadLabel ?? (topic !== undefined ? topicThread(topic) : undefined);
     return { room, id: String(sent.message_id), ...(label ? { thread: label } : {}) };
   };
