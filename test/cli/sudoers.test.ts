@@ -194,8 +194,9 @@ describe('an unprivileged SSH user on a real host', () => {
     execFileSync('userdel', ['--remove', user], { stdio: 'ignore' });
   });
 
-  const nginxStep = (json: unknown) =>
-    (json as { hosts: { steps: { id: string; status: string; output: string }[] }[] }).hosts[0]!.steps.find((s) => s.id === 'nginx_test')!;
+  const stepOf = (json: unknown, id: string) =>
+    (json as { hosts: { steps: { id: string; status: string; output: string }[] }[] }).hosts[0]!.steps.find((s) => s.id === id)!;
+  const nginxStep = (json: unknown) => stepOf(json, 'nginx_test');
 
   it('without its sudo rule, nginx -t says it needs sudo instead of calling the config invalid; with it, the config is checked', async () => {
     const before = await runCli(['run', '502', 'shop', '--config', config, '--json']);
@@ -204,6 +205,8 @@ describe('an unprivileged SSH user on a real host', () => {
     expect(nginxStep(r1).status).toBe('warn');
     expect(nginxStep(r1).output).toContain('needs sudo for nginx -t (see triage sudoers)');
     expect(r1.findings.map((f) => f.code)).not.toContain('nginx-config-invalid');
+    // nginx (root) holds the target's port: ss shows the socket but not, to this user, whose it is.
+    expect(stepOf(r1, 'listen').output).toContain(`needs sudo for ss -ltnp to tell which process holds :${nginx.port} (see triage sudoers)`);
 
     const snippet = await runCli(['sudoers', '--user', user, '--config', config]);
     const staged = path.join(dir, 'fleet.sudoers');
@@ -217,6 +220,8 @@ describe('an unprivileged SSH user on a real host', () => {
     expect(step.status).toBe('pass');
     expect(step.output).toMatch(/syntax is ok/);
     expect(step.output).not.toMatch(/needs sudo/);
+    expect(stepOf(after.json, 'listen').output).toMatch(/^pid=\d+$/m);
+    expect(stepOf(after.json, 'listen').output).not.toMatch(/needs sudo/);
 
     // The rule is exact: a broken config is still caught through it, as nginx-config-invalid.
     await nginx.breakSite();
