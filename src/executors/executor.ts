@@ -58,9 +58,24 @@ export interface HostSpec {
   connectTimeoutMs?: number;
 }
 
+/** One command of an {@link Executor.execBatch} call: its own timeout and output cap. */
+export interface BatchCommand {
+  command: string;
+  /** `timeoutMs` and `maxOutputBytes`; the batch's signal is given once, to `execBatch`. */
+  opts?: Omit<ExecOptions, 'signal'>;
+}
+
 /** Runs commands on hosts. One executor serves many hosts and keeps its own connections. */
 export interface Executor {
   exec(host: HostSpec, command: string, opts?: ExecOptions): Promise<ExecResult>;
+  /**
+   * Optional: runs `commands` one after another on the host, sent together
+   * (one round trip), calling `onResult` for each in order as it finishes.
+   * Aborting `signal` kills the running one; the rest are not run and come
+   * back `aborted`. Rejects like {@link exec} when the host cannot be used;
+   * results already delivered stay valid and the rest never come.
+   */
+  execBatch?(host: HostSpec, commands: BatchCommand[], opts: { signal?: AbortSignal; onResult: (index: number, r: ExecResult) => void }): Promise<void>;
   /** Closes every pooled connection. */
   close(): Promise<void>;
 }

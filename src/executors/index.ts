@@ -1,7 +1,7 @@
 /**
  * The executor a worker uses: `local` for `address: local`, SSH for the rest.
  */
-import type { ExecOptions, ExecResult, Executor, HostSpec } from './executor.ts';
+import type { BatchCommand, ExecOptions, ExecResult, Executor, HostSpec } from './executor.ts';
 import { LocalExecutor } from './local.ts';
 import { SshExecutor, type SshExecutorOptions } from './ssh.ts';
 
@@ -13,6 +13,11 @@ export class RoutingExecutor implements Executor {
   ) {}
   exec(host: HostSpec, command: string, opts?: ExecOptions): Promise<ExecResult> {
     return (host.address === 'local' ? this.local : this.ssh).exec(host, command, opts);
+  }
+  async execBatch(host: HostSpec, commands: BatchCommand[], opts: { signal?: AbortSignal; onResult: (index: number, r: ExecResult) => void }): Promise<void> {
+    const ex = host.address === 'local' ? this.local : this.ssh;
+    if (ex.execBatch) return ex.execBatch(host, commands, opts);
+    for (let i = 0; i < commands.length; i++) opts.onResult(i, await ex.exec(host, commands[i]!.command, { ...commands[i]!.opts, signal: opts.signal }));
   }
   async close(): Promise<void> {
     await Promise.all([this.ssh.close(), this.local.close()]);

@@ -7,7 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { TriageError } from '../errors.ts';
-import type { ExecOptions, ExecResult, Executor, HostSpec } from './executor.ts';
+import type { BatchCommand, ExecOptions, ExecResult, Executor, HostSpec } from './executor.ts';
 import { ShellSession } from './shell-session.ts';
 import { SessionPool } from './session-pool.ts';
 
@@ -29,6 +29,10 @@ export class LocalExecutor implements Executor {
 
   async exec(_host: HostSpec, command: string, opts?: ExecOptions): Promise<ExecResult> {
     return this.pool.use((s) => s.run(command, opts));
+  }
+
+  async execBatch(_host: HostSpec, commands: BatchCommand[], opts: { signal?: AbortSignal; onResult: (index: number, r: ExecResult) => void }): Promise<void> {
+    return this.pool.use((s) => s.runBatch(commands, opts.signal, opts.onResult));
   }
 
   async close(): Promise<void> {

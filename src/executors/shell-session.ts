@@ -260,7 +260,7 @@ export class ShellSession {
     if (this.closedError) throw this.closedError;
     if (!items.length) return;
     if (signal?.aborted) {
-      items.forEach((_, i) => onResult(i, emptyResult({ aborted: true })));
+      for (let i = 0; i < items.length; i++) onResult(i, emptyResult({ aborted: true }));
       return;
     }
     const batch = `${process.pid.toString(36)}${(++this.seq).toString(36)}${randomBytes(3).toString('hex')}`;

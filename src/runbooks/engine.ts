@@ -9,9 +9,9 @@
  * through `onStep`; approvals for host-changing steps come in through `approve`.
  */
 import { isTriageError, TriageError } from '../errors.ts';
-import type { Executor, HostSpec } from '../executors/executor.ts';
+import type { ExecResult, Executor, HostSpec } from '../executors/executor.ts';
 import { defaultRedactor, isSecretName, REDACTED, type Redactor } from '../redact.ts';
-import { evaluateExpr, truthy } from './expr.ts';
+import { compileExpr, evaluateExpr, truthy } from './expr.ts';
 import type { ParamValue } from './params.ts';
 import {
   ENGINE_CAUSES,
@@ -27,7 +27,7 @@ import { stepCommand } from './probes.ts';
 import { type ApprovalAnswer, type RankedFinding, remediate, remedySteps, toApproval } from './remediation.ts';
 import { SignatureTable } from './signatures.ts';
 import { missingValueReason, skippedTitle, skipReasonFor } from './skip-reason.ts';
-import { MissingValueError, renderText } from './template.ts';
+import { MissingValueError, renderText, templateExprs } from './template.ts';
 
 /** The target's config facts as runbooks see them (`target.*`). */
 export type TargetFacts = { name: string } & Record<string, unknown>;
@@ -76,24 +76,51 @@ function stepView(s: StepResult): Record<string, unknown> {
   return { ...(s.captures ?? {}), status: s.status, exit: s.exitCode, output: s.output, ok: s.status === 'pass', ran: s.status !== 'skipped' };
 }
 
-/** Runs every step of the runbook on one host, in order. Never throws for host problems: they become the result. */
+/**
+ * Runs every step of the runbook on one host, in order. Never throws for host problems: they become the result.
+ *
+ * Steps whose `when` and command read nothing from the steps just before
+ * them go to the host together ({@link Executor.execBatch}: one round trip,
+ * results streamed back), and each result is judged, captured and reported
+ * (`onStep`) in order as it arrives — with exactly the context it would have
+ * had run one by one, so batching changes no result. A batch ends before a
+ * step that reads an earlier batch member's result or capture, and before a
+ * step that changes the host (it waits for approval alone).
+ */
 export async function runHost(o: HostRunOptions): Promise<HostResult> {
   const redactor = o.redactor ?? defaultRedactor.scope();
+  const ro = { ...o, redactor };
   const steps: StepResult[] = [...(o.done ?? [])];
   const doneIds = new Set(steps.map((s) => s.id));
   let unreachable = steps.find(isUnreachable);
-
   // A remedy runs after the checks, and only when the host's most likely cause names it (remediation.ts).
   const remedies = remedySteps(o.runbook);
-  for (const step of o.runbook.steps) {
-    if (doneIds.has(step.id) || remedies.has(step.id)) continue;
-    let result: StepResult;
-    if (unreachable) result = skipped(step, 'host unreachable');
-    else if (o.signal?.aborted) result = skipped(step, 'cancelled');
-    else result = await runStep({ ...o, redactor }, step, hostContext(o.target, o.host, o.params, steps));
+  const todo = o.runbook.steps.filter((s) => !doneIds.has(s.id) && !remedies.has(s.id));
+  const record = async (result: StepResult) => {
     if (!unreachable && isUnreachable(result)) unreachable = result;
     steps.push(result);
     await o.onStep?.(result);
+  };
+
+  for (let i = 0; i < todo.length; ) {
+    const step = todo[i]!;
+    if (unreachable) {
+      await record(skipped(step, 'host unreachable'));
+      i++;
+      continue;
+    }
+    if (o.signal?.aborted) {
+      await record(skipped(step, 'cancelled'));
+      i++;
+      continue;
+    }
+    const batch = o.executor.execBatch ? batchFrom(todo, i) : [step];
+    if (batch.length > 1) {
+      i += await runBatch(ro, batch, steps, record);
+      continue;
+    }
+    await record(await runStep(ro, step, hostContext(o.target, o.host, o.params, steps)));
+    i++;
   }
   const remediation = remedies.size
     ? await remediate({
@@ -102,7 +129,7 @@ export async function runHost(o: HostRunOptions): Promise<HostResult> {
         steps,
         context: (list) => hostContext(o.target, o.host, o.params, list),
         rank: (list) => rankHostFindings(o.runbook, hostContext(o.target, o.host, o.params, list), o.host.name),
-        run: (step, ctx) => runStep({ ...o, redactor }, step, ctx),
+        run: (step, ctx) => runStep(ro, step, ctx),
         record: async (r) => {
           const i = steps.findIndex((s) => s.id === r.id);
           if (i >= 0) steps[i] = r;
@@ -126,6 +153,119 @@ export async function runHost(o: HostRunOptions): Promise<HostResult> {
   };
 }
 
+/** Longest batch: bounds what one write holds. */
+const MAX_BATCH = 32;
+
+/**
+ * The steps from `todo[start]` on that can go to the host together: none of
+ * them changes the host, and none reads (in `when`, `run`, `args` or `env`)
+ * the result of another one in the batch.
+ */
+export function batchFrom(todo: Step[], start: number): Step[] {
+  const batch: Step[] = [];
+  const ids = new Set<string>();
+  for (let j = start; j < todo.length && batch.length < MAX_BATCH; j++) {
+    const step = todo[j]!;
+    if (step.changes || readsStep(step, ids)) break;
+    batch.push(step);
+    ids.add(step.id);
+  }
+  return batch;
+}
+
+/** Does the step's `when` or command read any of `ids` (a step's status, exit, output or captures)? */
+function readsStep(step: Step, ids: Set<string>): boolean {
+  if (!ids.size) return false;
+  const exprs = [
+    ...(step.when ? [step.when] : []),
+    ...[step.run ?? '', ...step.args, ...Object.values(step.env)].flatMap((t) => templateExprs(t)),
+  ];
+  return exprs.some((e) => compileExpr(e).paths.some((p) => ids.has(p.split('.')[0]!)));
+}
+
+type Plan = { step: Step; run: true; command: string; index: number } | { step: Step; run: false };
+
+/**
+ * Runs one batch; returns how many of its steps it recorded (all of them,
+ * unless the session broke: the rest go back to `runHost`'s loop).
+ */
+async function runBatch(o: HostRunOptions, batch: Step[], steps: StepResult[], record: (r: StepResult) => Promise<void>): Promise<number> {
+  // `when` and the command read nothing from this batch, so the context before it decides them as it would one by one.
+  const before = hostContext(o.target, o.host, o.params, steps);
+  const commands: { command: string; opts: { timeoutMs: number } }[] = [];
+  const plans: Plan[] = batch.map((step) => {
+    if (step.when && !truthy(evaluateExpr(step.when, before))) return { step, run: false };
+    try {
+      const command = stepCommand(step, before);
+      commands.push({ command, opts: { timeoutMs: step.timeout } });
+      return { step, run: true, command, index: commands.length - 1 };
+    } catch (e) {
+      if (e instanceof MissingValueError) return { step, run: false };
+      throw e;
+    }
+  });
+  const stop = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
+  const slots = commands.map(() => deferred<ExecResult | typeof NOT_RUN>());
+  let delivered = 0;
+  const running = commands.length
+    ? o.executor.execBatch!(o.host, commands, {
+        signal,
+        onResult: (k, r) => {
+          delivered = k + 1;
+          slots[k]!.resolve(r);
+        },
+      }).then(
+        () => {},
+        (e: unknown) => {
+          slots[delivered]?.reject(e);
+          for (const s of slots.slice(delivered + 1)) s.resolve(NOT_RUN);
+        },
+      )
+    : Promise.resolve();
+  let recorded = 0;
+  try {
+    for (const plan of plans) {
+      const ctx = hostContext(o.target, o.host, o.params, steps);
+      if (!plan.run) {
+        // Exactly what runStep would say about a step it does not run, given everything before it.
+        const result = steps.some(isUnreachable) ? skipped(plan.step, 'host unreachable') : o.signal?.aborted ? skipped(plan.step, 'cancelled') : await runStep(o, plan.step, ctx);
+        await record(result);
+        recorded++;
+        continue;
+      }
+      let r: ExecResult | typeof NOT_RUN;
+      try {
+        r = await slots[plan.index]!.promise;
+      } catch (e) {
+        await record(execError(o, plan.step, ctx, e, 0));
+        return recorded + 1;
+      }
+      if (r === NOT_RUN) return recorded;
+      await record(finishStep(o, plan.step, ctx, r));
+      recorded++;
+    }
+    return recorded;
+  } finally {
+    // Stopped early (onStep threw, the session broke): nothing of this batch keeps running on the host.
+    stop.abort();
+    await running;
+  }
+}
+
+const NOT_RUN = Symbol('not run');
+
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (e: unknown) => void } {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
 function isUnreachable(s: StepResult): boolean {
   return s.status === 'error' && UNREACHABLE_CODES.has(s.errorCode ?? '');
 }
@@ -142,28 +282,38 @@ async function runStep(o: HostRunOptions, step: Step, ctx: Record<string, unknow
   }
   let approvedBy: { approvedBy?: string } = {};
   if (step.changes) {
+    // Only an explicit yes runs it: an answer object is not a yes by being there.
     const answer = toApproval(o.approve ? await o.approve(step) : false);
-    if (!answer.approved) return skipped(step, answer.reason ?? 'changes the host and was not approved', ctx);
+    if (answer.approved !== true) return skipped(step, answer.reason ?? 'changes the host and was not approved', ctx);
     if (answer.by) approvedBy = { approvedBy: answer.by };
   }
-  let r: Awaited<ReturnType<Executor['exec']>>;
+  let r: ExecResult;
   try {
     r = await o.executor.exec(o.host, command, { timeoutMs: step.timeout, signal: o.signal });
   } catch (e) {
-    const code = isTriageError(e) ? e.code : 'EXEC_FAILED';
-    const msg = o.redactor!.redactMessage(e instanceof Error ? e.message : String(e));
-    return {
-      id: step.id,
-      title: o.redactor!.redactMessage(title(step, ctx)),
-      status: 'error',
-      exitCode: null,
-      durationMs: Date.now() - started,
-      output: '',
-      reason: msg,
-      errorCode: code,
-      ...approvedBy,
-    };
+    return { ...execError(o, step, ctx, e, started), ...approvedBy };
   }
+  return { ...finishStep(o, step, ctx, r), ...approvedBy };
+}
+
+/** A step whose command could not be run (the host went away, the session broke). */
+function execError(o: HostRunOptions, step: Step, ctx: Record<string, unknown>, e: unknown, started: number): StepResult {
+  const code = isTriageError(e) ? e.code : 'EXEC_FAILED';
+  const msg = o.redactor!.redactMessage(e instanceof Error ? e.message : String(e));
+  return {
+    id: step.id,
+    title: o.redactor!.redactMessage(title(step, ctx)),
+    status: 'error',
+    exitCode: null,
+    durationMs: started ? Date.now() - started : 0,
+    output: '',
+    reason: msg,
+    errorCode: code,
+  };
+}
+
+/** Judges what a step's command did: captures, output, status and summary, given the steps before it (`ctx`). */
+function finishStep(o: HostRunOptions, step: Step, ctx: Record<string, unknown>, r: ExecResult): StepResult {
   if (r.aborted) return { ...skipped(step, 'cancelled'), durationMs: r.durationMs };
 
   const red = o.redactor!;
@@ -190,7 +340,6 @@ async function runStep(o: HostRunOptions, step: Step, ctx: Record<string, unknow
     ...(r.timedOut ? { reason: `no answer within ${Math.round(step.timeout / 1000)} s; killed` } : {}),
     ...(r.truncated ? { truncated: true } : {}),
     captures: step.secretOutput ? hideCaptures(captures) : red.redactDeep(captures, { safe }),
-    ...approvedBy,
   };
 }
 
