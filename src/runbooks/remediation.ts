@@ -41,7 +41,8 @@ export type ApprovalAnswer = boolean | Approval;
 
 /** Normalises an {@link ApprovalAnswer}. */
 export function toApproval(a: ApprovalAnswer): Approval {
-  return typeof a === 'boolean' ? { approved: a } : a;
+  // Only an explicit true approves.
+  return typeof a === 'boolean' ? { approved: a } : { ...a, approved: a.approved === true };
 }
 
 /** The stored id of a re-check of step `id`. */
