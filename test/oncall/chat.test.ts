@@ -158,6 +158,21 @@ describe.each(DRIVERS)('on $platform', ({ platform, start }) => {
     transcripts.push([`=== ${platform}: /digest now morning (first, then second) ===`, d1, '---', d2].join('\n'));
   });
 
+  it('a schedule fires through the real BullMQ scheduler and posts one digest in its room', async () => {
+    // A cron for one second, 3 s from now (6 fields, seconds first): it fires once today.
+    const at = new Date(Date.now() + 3000);
+    const cron = `${at.getUTCSeconds()} ${at.getUTCMinutes()} ${at.getUTCHours()} * * *`;
+    const w = world(flag, {}, platform);
+    const config = w.config as { schedules: Record<string, unknown>[] };
+    config.schedules = [{ ...config.schedules[0], cron, tz: 'UTC', targets: ['shop', 'blog'] }];
+    chat = await start(w);
+    const digests = () => chat!.posts().filter((p) => !p.thread && p.text.startsWith('📋 morning digest'));
+    const d = await chat.waitFor(() => digests()[0]?.text, 20_000);
+    expect(d).toContain('all 2 ok');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(digests()).toHaveLength(1);
+  });
+
   it('/handoff: the thread shows open incidents (ack state, notes), problem runs, failing checks, pending approvals and shift notes; "I have it" is recorded; not taken in time → the next person is mentioned', async () => {
     const clock = { now: Date.now() };
     chat = await start(world(flag, { deployment: { oncall: { now: () => clock.now, tickMs: 0 } } }, platform));
@@ -209,7 +224,10 @@ describe.each(DRIVERS)('on $platform', ({ platform, start }) => {
       return n.length > 0 && n;
     });
     expect(nudge).toHaveLength(1);
-    const next = platform === 'telegram' ? `tg:${PEOPLE.telegram.operator}` : `<@${PEOPLE.slack.operator}>`;
+    // h2 went to the operator (next after the responder); the one after the operator is mentioned.
+    const next = platform === 'telegram' ? `tg:${PEOPLE.telegram.responder}` : `<@${PEOPLE.slack.responder}>`;
+    expect(nudge[0]).toMatch(/nobody took handoff h2 within 15 min/);
     expect(nudge[0]).toContain(next);
+    transcripts.push([`=== ${platform}: handoff h2 not taken in time ===`, ...nudge].join('\n'));
   });
 });
