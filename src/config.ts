@@ -16,6 +16,7 @@
  */
 export * from './config/lint.ts';
 export * from './config/load.ts';
+export * from './config/redis.ts';
 export * from './config/resolve.ts';
 export * from './config/schema.ts';
 export * from './config/secrets.ts';

@@ -2,7 +2,7 @@
 import { AuditLog, formatAuditLine } from '../bot/audit.ts';
 import { loadConfig } from '../config.ts';
 import { TriageError } from '../errors.ts';
-import { connectRedis } from '../queue/redis.ts';
+import { connectRedis, keyPrefix } from '../queue/redis.ts';
 import { type CliIO, parse } from './io.ts';
 import { usageOf } from './help.ts';
 
@@ -16,10 +16,10 @@ export async function auditCommand(args: string[], io: CliIO): Promise<number> {
   const since = values.since as string | undefined;
   if (since !== undefined && Number.isNaN(Date.parse(since))) throw new TriageError('USAGE', `--since "${since.slice(0, 40)}" is not a date`, { fix: 'e.g. --since 2026-01-01T00:00:00Z' });
   const loaded = await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env, requireFile: false });
-  const redis = await connectRedis({ url: loaded.redisUrl });
+  const redis = await connectRedis({ url: loaded.redisUrl, redis: loaded.config.redis, env: io.env });
   const conn = redis.client();
   try {
-    const entries = await new AuditLog(conn, io.env.TRIAGE_PREFIX || 'triage').list({ count, since });
+    const entries = await new AuditLog(conn, keyPrefix(redis, io.env.TRIAGE_PREFIX || 'triage')).list({ count, since });
     if (values.json) io.out(JSON.stringify(entries, null, 2));
     else if (!entries.length) io.out('no audit entries');
     else for (const e of entries) io.out(formatAuditLine(e));

@@ -103,7 +103,7 @@ export async function botCommand(args: string[], io: CliIO): Promise<number> {
   if (positionals.length) throw new TriageError('USAGE', `unexpected "${positionals[0]}"`, { fix: USAGE });
   const loaded = await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env, requireFile: true });
   const library = RunbookLibrary.load({ dirs: runbookDirs(values.runbooks as string[] | undefined, io.env) });
-  const redis = await connectRedis({ url: loaded.redisUrl });
+  const redis = await connectRedis({ url: loaded.redisUrl, redis: loaded.config.redis, env: io.env });
   const bot = await startDeployment({
     loaded,
     env: io.env,

@@ -73,7 +73,7 @@ export async function demoCommand(args: string[], io: CliIO): Promise<number> {
     const library = RunbookLibrary.load();
     const plan = prepareRun(loaded, library, { runbook: '502', target: 'demo-shop' }, io.env);
 
-    const redis = await connectRedis({ url: loaded.redisUrl, allowPrivate: loaded.redisFromDefault });
+    const redis = await connectRedis({ url: loaded.redisUrl, redis: loaded.config.redis, env: io.env, allowPrivate: loaded.redisFromDefault });
     cleanup.push(() => redis.stop());
     const prefix = `triage-demo-${id}`;
     const queue = new RunQueue({ redis, prefix });

@@ -57,7 +57,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     return 0;
   }
 
-  const redis = await connectRedis({ url: loaded.redisUrl, allowPrivate: loaded.redisFromDefault });
+  const redis = await connectRedis({ url: loaded.redisUrl, redis: loaded.config.redis, env: io.env, allowPrivate: loaded.redisFromDefault });
   const prefix = io.env.TRIAGE_PREFIX || 'triage';
   const queue = new RunQueue({ redis, prefix });
   let worker: TriageWorker | undefined;

@@ -15,7 +15,7 @@ export async function statusCommand(args: string[], io: CliIO): Promise<number> 
   const [runId] = positionals;
   if (runId !== undefined && !/^r_[a-z0-9]{4,40}$/.test(runId)) throw new TriageError('USAGE', `"${runId.slice(0, 40)}" is not a run id`, { fix: 'run ids look like r_mwt1a8nx65f70a95' });
   const loaded = await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env, requireFile: false });
-  const redis = await connectRedis({ url: loaded.redisUrl });
+  const redis = await connectRedis({ url: loaded.redisUrl, redis: loaded.config.redis, env: io.env });
   const queue = new RunQueue({ redis, prefix: io.env.TRIAGE_PREFIX || 'triage' });
   try {
     if (!runId) {

@@ -29,7 +29,7 @@ export async function workerCommand(args: string[], io: CliIO): Promise<number> 
 
   const loaded = await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env, requireFile: true });
   const library = RunbookLibrary.load({ dirs: runbookDirs(values.runbooks as string[] | undefined, io.env) });
-  const redis = await connectRedis({ url: loaded.redisUrl });
+  const redis = await connectRedis({ url: loaded.redisUrl, redis: loaded.config.redis, env: io.env });
   const prefix = io.env.TRIAGE_PREFIX || 'triage';
   const worker = await startWorker({
     redis,

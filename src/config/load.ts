@@ -20,6 +20,7 @@ import { TriageError, TriageErrors } from '../errors.ts';
 import { schemaErrors } from '../schema-errors.ts';
 import { readTextFile, yamlToJS } from '../text-file.ts';
 import { expandPath } from './paths.ts';
+import { describeRedis, type RedisConfig } from './redis.ts';
 import { type Config, ConfigSchema } from './schema.ts';
 
 /** A validated config and where it came from. */
@@ -27,7 +28,7 @@ export interface LoadedConfig {
   /** Absolute path of the config file; `''` when none was found and `requireFile: false`. */
   file: string;
   config: Config;
-  /** `config.redis`, else `$REDIS_URL`, else `redis://127.0.0.1:6379`. */
+  /** `config.redis` (a URL; for a Sentinel set or a Cluster, a description without secrets), else `$REDIS_URL`, else `redis://127.0.0.1:6379`. */
   redisUrl: string;
   /** True when neither the config nor `$REDIS_URL` named a Redis (so `run`/`demo` may start a private one). */
   redisFromDefault: boolean;
@@ -126,8 +127,9 @@ export function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv =
   return { file: resolvePath(file), config, ...redisOf(config.redis, env) };
 }
 
-function redisOf(fromConfig: string | undefined, env: NodeJS.ProcessEnv): Pick<LoadedConfig, 'redisUrl' | 'redisFromDefault'> {
-  if (fromConfig) return { redisUrl: fromConfig, redisFromDefault: false };
+function redisOf(fromConfig: RedisConfig | undefined, env: NodeJS.ProcessEnv): Pick<LoadedConfig, 'redisUrl' | 'redisFromDefault'> {
+  // A Sentinel set or a Cluster: redisUrl only names it (connectRedis takes config.redis itself).
+  if (fromConfig) return { redisUrl: typeof fromConfig === 'string' ? fromConfig : describeRedis(fromConfig), redisFromDefault: false };
   const fromEnv = env.REDIS_URL;
   if (fromEnv) {
     if (!/^rediss?:\/\/\S+$/.test(fromEnv)) {

@@ -56,6 +56,13 @@ export type RedisConfig = string | RedisSentinelConfig | RedisClusterConfig;
 export const isSentinelConfig = (r: RedisConfig | undefined): r is RedisSentinelConfig => isObj(r) && 'sentinels' in r;
 export const isClusterConfig = (r: RedisConfig | undefined): r is RedisClusterConfig => isObj(r) && 'cluster' in r;
 
+/** `redis:` for messages: the URL without its password, `redis+sentinel://h:p,h:p/NAME` or `redis+cluster://h:p,h:p`. */
+export function describeRedis(r: RedisConfig): string {
+  if (typeof r === 'string') return r.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:«redacted»@');
+  const hosts = (ns: RedisNode[]) => ns.map((n) => `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`).join(',');
+  return isClusterConfig(r) ? `redis+cluster://${hosts(r.cluster)}` : `redis+sentinel://${hosts(r.sentinels)}/${r.name}`;
+}
+
 const REDIS_FORMS = 'write a URL (redis://HOST:6379), { sentinels: [{ host, port }], name: mymaster } or { cluster: [{ host, port }, ...] }';
 
 /**

@@ -17,6 +17,7 @@ import { CronExpressionParser } from 'cron-parser';
 import { z } from 'zod';
 import { DurationSchema } from '../runbooks/schema.ts';
 import { didYouMean, say } from '../schema-errors.ts';
+import { REDIS_DESCRIPTION, REDIS_EXAMPLES, RetentionSchema, redisSchema } from './redis.ts';
 
 /** The fix for a secret written inline. */
 export const SECRET_FIX = 'put it in an environment variable and write env:NAME (or file:/path)';
@@ -676,28 +677,35 @@ const TargetName = z
  */
 export const ConfigSchema = z
   .object({
-    redis: z
-      .string()
-      .refine((s) => {
-        try {
-          return /^rediss?:$/.test(new URL(s).protocol);
-        } catch {
-          return false;
-        }
-      }, say('not a Redis URL', 'write redis://HOST:6379 (or rediss:// for TLS)'))
-      .superRefine(
-        noUrlCredentials(
-          'remove redis: from the config and put the whole URL, password included, in $REDIS_URL in the environment of the Triage process (e.g. an EnvironmentFile= only Triage can read)',
+    redis: redisSchema({
+      url: z
+        .string()
+        .refine((s) => {
+          try {
+            return /^rediss?:$/.test(new URL(s).protocol);
+          } catch {
+            return false;
+          }
+        }, say('not a Redis URL', 'write redis://HOST:6379 (or rediss:// for TLS)'))
+        .superRefine(
+          noUrlCredentials(
+            'remove redis: from the config and put the whole URL, password included, in $REDIS_URL in the environment of the Triage process (e.g. an EnvironmentFile= only Triage can read)',
+          ),
         ),
-      )
+      secret: SecretRefSchema,
+      port: Port,
+    })
       .optional()
-      .describe("Redis for the queue, the run store and the audit log (`redis://` or `rediss://`). Default: `$REDIS_URL`, else `redis://127.0.0.1:6379`."),
+      .meta({ description: REDIS_DESCRIPTION, examples: REDIS_EXAMPLES }),
     hosts: z.record(HostName, HostSchema).describe("The machines runbooks run on, by name (letters, digits, `.` `_` `-`)."),
     targets: z.record(TargetName, TargetSchema).describe("The services you diagnose, by name (lower-case letters, digits, `_` `-`), as in `/diagnose 502 NAME`."),
     chat: ChatSchema.optional().describe("The chat platforms `triage bot` serves."),
     access: AccessSchema.optional().describe("Who may use the chat bot. Without it nobody on Telegram or Slack is let in."),
     schedules: z.array(ScheduleSchema).optional().describe("Runbooks to run on a schedule and post as a digest (BullMQ job schedulers, one per name; `triage bot` keeps them in step with this list)."),
     oncall: OncallSchema.optional().describe("The on-call rotation: `/oncall`, `/handoff` and the scheduled handoff thread."),
+    retention: RetentionSchema.optional().describe(
+      "How much history Redis keeps: finished runs (record, steps, events), the audit trail, resolved incidents and BullMQ's job records, by count and age. Workers enforce it every `every`; the defaults keep Redis bounded even without this key.",
+    ),
   })
   .strict()
   .superRefine((c: Raw, ctx) => {

@@ -11,14 +11,14 @@ import { TriageError } from '../errors.ts';
 import { publishRunQueued } from '../ops/events.ts';
 import { newRunId, type RunPlan } from '../runbooks/prepare.ts';
 import { HOST_JOB_ATTEMPTS, hostQueueName, JobNames, RUN_JOB_ATTEMPTS, RUNS_QUEUE, type RunEvent, type RunJobData, type RunRequestData } from './jobs.ts';
-import { type RedisHandle, redisLost } from './redis.ts';
+import { keyPrefix, type RedisHandle, redisLost } from './redis.ts';
 import { RedisWatch, within } from './redis-watch.ts';
 import { type RunRecord, RunStore } from './store.ts';
 
 /** Options for {@link RunQueue}. */
 export interface RunQueueOptions {
   redis: RedisHandle;
-  /** Key prefix for BullMQ and Triage keys. Default `triage`. Tests use a unique one. */
+  /** Key prefix for BullMQ and Triage keys. Default `triage`. Tests use a unique one. In a Cluster it is put in a hash tag ({@link keyPrefix}). */
   prefix?: string;
 }
 
@@ -47,7 +47,7 @@ export class RunQueue {
 
   constructor(o: RunQueueOptions) {
     this.redis = o.redis;
-    this.prefix = o.prefix ?? 'triage';
+    this.prefix = keyPrefix(o.redis, o.prefix ?? 'triage');
     this.conn = o.redis.client();
     this.conn.on('error', () => {});
     this.store = new RunStore(this.conn, this.prefix);

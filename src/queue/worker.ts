@@ -53,7 +53,7 @@ import {
   RUNS_QUEUE,
 } from './jobs.ts';
 import { HostSlots } from './host-slots.ts';
-import { type RedisHandle, redisLost } from './redis.ts';
+import { keyPrefix, type RedisHandle, redisLost } from './redis.ts';
 import { RedisWatch, within } from './redis-watch.ts';
 import { RunStore } from './store.ts';
 
@@ -108,7 +108,7 @@ export interface TriageWorker {
 
 /** Starts a worker for the given zones. */
 export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
-  const prefix = o.prefix ?? 'triage';
+  const prefix = keyPrefix(o.redis, o.prefix ?? 'triage');
   const report = quietRepeats((e: Error) => o.onError?.(e));
   const conn = o.redis.client();
   conn.on('error', report);
