@@ -7,7 +7,10 @@
  * (✓ pass, ✗ fail/error, ! warn, ⏱ timeout, – skipped, then "running…") and
  * any step waiting for approval. The final card shows the status, the cause
  * code in plain text with the one-line summary, the evidence, the fix and the
- * run id, so a channel search for `service-down` finds it. A host whose SSH
+ * run id, so a channel search for `service-down` finds it. When the cause
+ * offered a fix (the result's `remediation`), a line says whether it ran, who
+ * approved it and whether it worked, with what the re-check saw when it did
+ * not. A host whose SSH
  * host key did not match is a SECURITY WARNING (possible man-in-the-middle),
  * never a plain failure.
  *
@@ -21,7 +24,7 @@
 import type { RunState } from '../queue/jobs.ts';
 import { escapeText } from '../escape.ts';
 import { redact } from '../redact.ts';
-import type { Finding, RunResult, StepResult, StepStatus } from '../runbooks/result.ts';
+import type { Finding, Remediation, RunResult, StepResult, StepStatus } from '../runbooks/result.ts';
 import type { ChatButton, ChatFile, ChatMessage } from './adapter.ts';
 
 /** One host's progress so far. */
@@ -149,6 +152,7 @@ function renderFinal(v: RunCardView, max: number): ChatMessage {
   else head.push(clipLine(`${status}${summary ? ` — ${summary}` : ''}`));
   const evidence = (top?.evidence ?? []).map((e) => clipLine(`• ${clean(e)}`));
   const fix = top && status !== 'healthy' ? [clipLine(`fix: ${clean(top.fix)}`)] : [];
+  const remedy = remediationLines(r?.remediation ?? []);
   const others = (r?.findings ?? []).filter((f) => f !== top).map((f) => clipLine(`also: ${f.code} on ${f.host} — ${clean(f.title)}`));
   const hostLines = v.hosts.map((h) => finalHostLine(h, r));
   const extra = [status, ...(r ? [seconds(r.durationMs)] : [])];
@@ -160,6 +164,8 @@ function renderFinal(v: RunCardView, max: number): ChatMessage {
       { lines: head, priority: Infinity },
       { lines: evidence, priority: 3, more: (n) => `• … ${n} more (see the thread)` },
       { lines: fix, priority: Infinity },
+      { lines: remedy.head, priority: Infinity },
+      { lines: remedy.evidence, priority: 3, more: (n) => `  • … ${n} more (see the thread)` },
       { lines: others.slice(0, 5), priority: 1, more: (n) => `also: ${n} more findings` },
       { lines: hostLines, priority: 2, more: (n) => `… ${n} more hosts (see the thread)` },
       { lines: notes(v), priority: Infinity },
@@ -180,6 +186,24 @@ function renderFinal(v: RunCardView, max: number): ChatMessage {
     ...(buttons.length ? { buttons } : {}),
     summary: clipLine(`${headline(v)}: ${cause ?? status}${summary ? ` — ${summary}` : ''} (${v.runId})`, 200),
   };
+}
+
+/** The "did it work" lines: per host, what the offered fix did, and what the re-check showed when it did not work. */
+function remediationLines(list: Remediation[]): { head: string[]; evidence: string[] } {
+  const head: string[] = [];
+  const evidence: string[] = [];
+  for (const m of list) {
+    const who = m.approvedBy ? ` (approved by ${m.approvedBy})` : '';
+    const checks = m.recheck.map((c) => `${STEP_MARKS[c.after]} ${c.title}`).join(' · ');
+    const what = `${m.title} (${m.step}) on ${m.host}`;
+    if (m.outcome === 'worked') head.push(clipLine(clean(`✅ fix worked: ${what}${who} — re-check: ${checks}`)));
+    else if (m.outcome === 'did-not-work') {
+      head.push(clipLine(clean(`❌ fix did not work: ${what}${who} — re-check: ${checks}${m.reason ? `; ${m.reason}` : ''}`)));
+      evidence.push(...m.evidence.map((e) => clipLine(`  • ${clean(e)}`)));
+    } else if (m.outcome === 'needs-approval') head.push(clipLine(clean(`⏸ fix offered, not run: ${what} — ${m.reason ?? 'needs approval'}`)));
+    else head.push(clipLine(clean(`⚠ fix ${m.outcome}: ${what}${who}${m.reason ? ` — ${m.reason}` : ''}`)));
+  }
+  return { head, evidence };
 }
 
 function finalStatus(v: RunCardView): 'healthy' | 'unhealthy' | 'error' | 'cancelled' | 'failed' {

@@ -9,6 +9,9 @@
  * (card as posted and after each edit, the thread) with the time from the
  * command to the card and to the final summary.
  */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AuditEntry } from '../../src/bot/audit.ts';
@@ -21,9 +24,45 @@ import { RunbookLibrary } from '../../src/runbooks/loader.ts';
 import { type ChatDriver, DRIVERS, type StoryWorld, storyAccess } from '../support/chat-drivers.ts';
 import { FakeTelegram } from '../support/fake-telegram.ts';
 
+// The app of the remediation story is "up" while this file exists; its fix creates it (a real change on the host).
+const appDir = mkdtempSync(join(tmpdir(), 'triage-conformance-app-'));
+const upFile = join(appDir, 'up');
+
+/** A runbook whose finding offers `fix` as its remedy: it finds the app down, the fix runs `fixCommand`, the re-check looks again. */
+function fixableRunbook(name: string, fixCommand: string) {
+  return {
+    name,
+    description: 'finds the app down and offers to start it (needs an operator)',
+    steps: [
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a runbook template, not a JS one
+      { id: 'up', title: 'app is up', run: 'test -f ${{ target.workdir }}/up || { echo "down: no up file"; exit 3; }' },
+      { id: 'start', title: 'start the app', run: fixCommand, changes: true, recheck: ['up'], settle: '1s' },
+    ],
+    findings: [
+      {
+        code: 'service-down',
+        title: 'the app is not running',
+        when: "up.status == 'fail'",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a runbook template, not a JS one
+        evidence: ['no up file in ${{ target.workdir }}'],
+        fix: 'start it',
+        remedy: 'start',
+      },
+    ],
+  };
+}
+
 const world: StoryWorld = {
-  config: { hosts: { web1: { address: 'local' } }, targets: { shop: { hosts: ['web1'] } }, access: storyAccess() },
+  config: {
+    hosts: { web1: { address: 'local' } },
+    targets: { shop: { hosts: ['web1'] }, app: { hosts: ['web1'], workdir: appDir } },
+    access: storyAccess(),
+  },
   runbooks: {
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a runbook template, not a JS one
+    fixable: fixableRunbook('fixable', 'touch ${{ target.workdir }}/up'),
+    // Its fix "starts" an app that does not come up.
+    unfixable: fixableRunbook('unfixable', 'echo starting; true'),
     '502': {
       name: '502',
       description: 'bad gateway: is the app behind nginx up?',
@@ -71,6 +110,7 @@ const world: StoryWorld = {
 const transcripts: string[] = [];
 
 afterAll(() => {
+  rmSync(appDir, { recursive: true, force: true });
   if (transcripts.length) console.log(`\n${transcripts.join('\n\n')}\n`);
 });
 
@@ -107,7 +147,7 @@ describe.each(DRIVERS)('on $platform', ({ platform, start }) => {
     expect(card).toContain('• nothing listens on :8000');
     expect(card).toContain('fix: sudo systemctl restart shop-api.service');
     expect(card).toMatch(/\nrun r_[a-z0-9]+ · unhealthy · .* · asked by @?rick$/);
-    expect(chat.cardButtons()).toEqual(['Re-run']);
+    expect(chat.cardButtons()).toEqual(['Re-run', 'Ack', 'Resolve']);
     expect(chat.cardCount()).toBe(1);
 
     const versions = chat.cardVersions();
@@ -177,6 +217,37 @@ describe.each(DRIVERS)('on $platform', ({ platform, start }) => {
     expect(chat.thread().messages.join('\n')).toContain('✓ restart shop-api');
     const denied = (await chat.audit()).filter((e) => e.text.startsWith('/approve')).map((e) => e.outcome);
     expect(denied).toEqual(['denied', 'ok']);
+  });
+
+  it("a finding's fix waits for an operator: a responder's Approve is refused, an operator's runs it, and the card says it worked", async () => {
+    rmSync(upFile, { force: true });
+    await chat.send('responder', '/diagnose fixable app');
+    await chat.waitFor(() => chat.card().includes('waiting for approval') && chat.cardButtons().some((b) => b.startsWith('Approve')));
+    expect(chat.card()).toContain('⏸ web1:start "start the app" changes the host and waits for an operator');
+
+    await chat.click('responder', 'Approve');
+    await chat.waitFor(() => chat.notices().find((n) => n.includes('only an operator can approve')));
+    expect(existsSync(upFile)).toBe(false);
+    expect(chat.card()).toContain('waiting for approval');
+
+    await chat.click('operator', 'Approve');
+    const card = await chat.waitForFinalCard();
+    expect(card).toMatch(/^❌ fixable on app: service-down/);
+    expect(card).toMatch(/✅ fix worked: start the app \(start\) on web1 \(approved by (tg|slack):[^)]+\) — re-check: ✓ app is up/);
+    expect(existsSync(upFile)).toBe(true);
+    const approvals = (await chat.audit()).filter((e) => e.text.startsWith('/approve')).map((e) => e.outcome);
+    expect(approvals).toEqual(['denied', 'ok']);
+  });
+
+  it('an approved fix that does not fix it: the card says it did not work, with what the re-check saw', async () => {
+    rmSync(upFile, { force: true });
+    await chat.send('responder', '/diagnose unfixable app');
+    await chat.waitFor(() => chat.cardButtons().some((b) => b.startsWith('Approve')));
+    await chat.click('operator', 'Approve');
+    const card = await chat.waitForFinalCard();
+    expect(card).toMatch(/❌ fix did not work: start the app \(start\) on web1 \(approved by (tg|slack):[^)]+\) — re-check: ✗ app is up/);
+    expect(card).toContain('• re-check app is up: fail — down: no up file');
+    expect(existsSync(upFile)).toBe(false);
   });
 
   it('a 429 on the card post and on an edit is waited out (retry_after) and nothing is lost', async () => {
