@@ -309,7 +309,7 @@ describe('other commands', () => {
     const chat = await startChat();
     await chat.send('/help@TriageBot', { as: VIEWER, room: ROOM });
     const help = chat.lastReply();
-    for (const c of ['/diagnose <runbook> <target> [host]', '/status [run]', '/cancel <run>', '/approve <run> <host>:<step>', '/note <text>', '/schedules']) {
+    for (const c of ['/diagnose <runbook> <target> [host]', '/status [run]', '/cancel <run>', '/approve <run> <host>:<step>', '/note [incident] <text>', '/incidents [incident]', '/oncall', '/schedules']) {
       expect(help).toContain(c);
     }
     expect(help).toContain('you are a viewer');

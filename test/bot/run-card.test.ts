@@ -97,7 +97,12 @@ describe('the final card', () => {
     expect(t).toContain('• systemd: inactive (dead) since 03:12');
     expect(t).toContain('fix: sudo systemctl start shop-api.service');
     expect(m.lines.at(-1)).toMatch(/^run r_abc123def · unhealthy · 840 ms · asked by alice$/);
-    expect(m.buttons).toEqual([{ label: 'Re-run', command: '/diagnose 502 shop' }]);
+    // An unhealthy run is an incident: Ack and Resolve name the run, the core finds its incident.
+    expect(m.buttons).toEqual([
+      { label: 'Re-run', command: '/diagnose 502 shop' },
+      { label: 'Ack', command: '/ack r_abc123def' },
+      { label: 'Resolve', command: '/resolve r_abc123def' },
+    ]);
     expect(readCard(m)).toEqual({ runId: 'r_abc123def', final: true });
   });
 

@@ -62,7 +62,7 @@ describe('Telegram adapter', () => {
     const { tg } = await telegramWith();
     expect(tg.commands.get('default|')).toEqual(TELEGRAM_COMMAND_MENU);
     expect(TELEGRAM_COMMAND_MENU.map((c) => c.command)).toEqual([
-      'diagnose', 'runbooks', 'targets', 'status', 'cancel', 'approve', 'help', 'ack', 'resolve', 'note', 'handoff', 'digest', 'schedules',
+      'diagnose', 'runbooks', 'targets', 'status', 'cancel', 'approve', 'help', 'ack', 'resolve', 'note', 'incidents', 'oncall', 'handoff', 'digest', 'schedules',
     ]);
     // the menu comes from the parser's own table: usage shown is what the parser accepts
     expect(TELEGRAM_COMMAND_MENU.find((c) => c.command === 'approve')?.description).toContain('/approve <run> <host>:<step>');
