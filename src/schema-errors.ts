@@ -33,14 +33,25 @@ export interface SchemaErrorsContext {
   code: ErrorCode;
   /** The file, for the error. */
   file: string;
+  /** The data that was parsed, to say what was given. Default: `doc` turned into values. */
+  input?: unknown;
   /** The parsed YAML document the data came from, for line numbers. */
   doc: Document;
   lineCounter: LineCounter;
+  /**
+   * Where the line goes: `suffix` → `port out of range (line 4:11)` (config),
+   * `prefix` → `line 4: port out of range` (runbooks, like their lint
+   * problems). Default `suffix`.
+   */
+  lineAt?: 'suffix' | 'prefix';
   /** An example line for a fix at `path` (`port: 8000`), used for missing keys and wrong types. Default none. */
   example?: (path: readonly PropertyKey[]) => string | undefined;
   /** The fix when nothing better is known, e.g. where to read the format. */
   fallbackFix: string;
 }
+
+/** zod's own English wording ("Invalid input: ...", "Too small: ..."), as opposed to a message a schema wrote. */
+const ZOD_WORDING_RE = /^(Invalid |Too (small|big): |Unrecognized key)/;
 
 type Raw = Record<string, unknown>;
 const isObj = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -147,6 +158,11 @@ const EXPECTED: Record<string, string> = {
   array: 'a list',
 };
 
+/** `a, b or c`. */
+function orList(items: readonly string[]): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
+}
+
 /** Where a path points in the YAML, 1-based; `key` points at the key instead of its value. */
 function locate(ctx: SchemaErrorsContext, path: readonly Seg[], key = false): { line: number; col: number } | undefined {
   let node: unknown = ctx.doc.contents;
@@ -207,7 +223,7 @@ function valueAt(raw: unknown, path: readonly Seg[]): unknown {
  * in an enum with the nearest allowed one.
  */
 export function schemaErrors(issues: readonly Issue[], ctx: SchemaErrorsContext): TriageError[] {
-  const raw = ctx.doc.toJS();
+  const raw = 'input' in ctx ? ctx.input : ctx.doc.toJS();
   const errors: { err: TriageError; line: number; col: number }[] = [];
   const seen = new Set<string>();
   const add = (path: readonly Seg[], what: string, fix: string, atKey = false) => {
@@ -216,9 +232,9 @@ export function schemaErrors(issues: readonly Issue[], ctx: SchemaErrorsContext)
     if (seen.has(id)) return;
     seen.add(id);
     const pos = locate(ctx, path, atKey);
-    const where = pos ? ` (line ${pos.line}:${pos.col})` : '';
+    const message = !pos ? what : ctx.lineAt === 'prefix' ? `line ${pos.line}: ${what}` : `${what} (line ${pos.line}:${pos.col})`;
     errors.push({
-      err: new TriageError(ctx.code, `${what}${where}`, { file: ctx.file, path: pathText || undefined, fix }),
+      err: new TriageError(ctx.code, message, { file: ctx.file, path: pathText || undefined, fix }),
       line: pos?.line ?? 0,
       col: pos?.col ?? 0,
     });
@@ -233,6 +249,12 @@ export function schemaErrors(issues: readonly Issue[], ctx: SchemaErrorsContext)
       add(path, isKey ? `${what}: '${String(last)}'` : what, fix, isKey);
       continue;
     }
+    if (issue.code !== 'unrecognized_keys' && !ZOD_WORDING_RE.test(issue.message)) {
+      // The schema said what is wrong (e.g. "30 has no unit: write 30s"); keep its words.
+      const example = ctx.example?.(path);
+      add(path, isKey ? `${issue.message}: '${String(last)}'` : issue.message, example ? `write it like ${example}` : ctx.fallbackFix, isKey);
+      continue;
+    }
     switch (issue.code) {
       case 'unrecognized_keys': {
         const known = keysAt(ctx.schema, path.filter((s) => typeof s !== 'symbol'));
@@ -241,7 +263,7 @@ export function schemaErrors(issues: readonly Issue[], ctx: SchemaErrorsContext)
           add(
             [...path, key],
             `unknown key '${key}'${guess ? ` — did you mean '${guess}'?` : ''}`,
-            guess ? `rename '${key}' to '${guess}'` : `remove it; allowed here: ${known.join(', ')}`,
+            guess ? `rename '${key}' to '${guess}'` : known.length ? `remove it; allowed here: ${known.join(', ')}` : `remove it (${ctx.fallbackFix})`,
             true,
           );
         }
@@ -271,6 +293,18 @@ export function schemaErrors(issues: readonly Issue[], ctx: SchemaErrorsContext)
           `${typeof input === 'string' ? `'${input}' is not allowed` : 'value not allowed'}${guess ? ` — did you mean '${guess}'?` : ''}`,
           `use one of: ${allowed.join(', ')}`,
         );
+        break;
+      }
+      case 'invalid_union': {
+        // No alternative came close (flatten reports the one that did): say which kinds of value would do.
+        const input = valueAt(raw, path);
+        const atRoot = issue.errors.flatMap((errs) => errs.filter((e) => e.path.length === 0));
+        const kinds = atRoot.flatMap((e) => (e.code === 'invalid_type' ? [EXPECTED[e.expected] ?? e.expected] : e.code === 'invalid_value' ? e.values.map((v) => `'${String(v)}'`) : []));
+        const options = orList([...new Set(kinds)]);
+        const example = ctx.example?.(path);
+        if (input === undefined) add(path, `missing required key '${String(last)}'`, example ? `add ${example}` : `add ${String(last)}: here`);
+        else if (options) add(path, `expected ${options}, got ${typeName(input)}`, example ? `write it like ${example}` : `change it to ${options}`);
+        else add(path, 'not one of the allowed forms', example ? `write it like ${example}` : ctx.fallbackFix);
         break;
       }
       case 'too_small':

@@ -8,9 +8,9 @@ import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isScalar, LineCounter, parseDocument } from 'yaml';
-import type { ZodError } from 'zod';
 import { clip } from '../text.ts';
 import { TriageError, TriageErrors } from '../errors.ts';
+import { schemaErrors } from '../schema-errors.ts';
 import { readTextFile, yamlToJS } from '../text-file.ts';
 import { lintRunbook } from './lint.ts';
 import { type Runbook, RunbookSchema } from './schema.ts';
@@ -85,28 +85,45 @@ export function parseRunbook(text: string, file: string, builtin = false): Loade
   if (doc.contents === null || (isScalar(doc.contents) && (doc.contents.value === null || doc.contents.value === ''))) {
     throw new TriageErrors([new TriageError('RUNBOOK_INVALID', 'the file is empty', { file, fix: 'a runbook needs at least name:, description: and steps: (see `triage schema`)' })]);
   }
-  const parsed = RunbookSchema.safeParse(yamlToJS(doc, file, 'RUNBOOK_YAML'));
-  if (!parsed.success) throw new TriageErrors(zodProblems(parsed.error, file, line));
+  const input = yamlToJS(doc, file, 'RUNBOOK_YAML');
+  const parsed = RunbookSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new TriageErrors(
+      schemaErrors(parsed.error.issues, {
+        schema: RunbookSchema,
+        code: 'RUNBOOK_INVALID',
+        file,
+        input,
+        doc,
+        lineCounter: lc,
+        lineAt: 'prefix',
+        example: exampleFor,
+        fallbackFix: 'see `triage schema` or docs/runbooks.md for the format',
+      }),
+    );
+  }
   const problems = lintRunbook(parsed.data, file, line, { builtin });
   if (problems.length) throw new TriageErrors(problems);
   return { runbook: parsed.data, file, builtin };
 }
 
-function zodProblems(err: ZodError, file: string, line: (p: (string | number)[]) => number | undefined): TriageError[] {
-  return err.issues.map((i) => {
-    const path = i.path.map(String);
-    // Point at the offending key itself, not the object that holds it.
-    const at = line(i.code === 'unrecognized_keys' ? [...(i.path as (string | number)[]), i.keys[0]!] : (i.path as (string | number)[]));
-    let message = i.message;
-    let fix: string | undefined;
-    if (i.code === 'unrecognized_keys') {
-      message = `unknown key${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${k}'`).join(', ')}`;
-      fix = 'remove it or check the spelling (see `triage schema` for the format)';
-    } else if (i.code === 'invalid_type' && message.startsWith('Invalid input')) {
-      fix = `expected ${i.expected}`;
-    }
-    return new TriageError('RUNBOOK_INVALID', `${at ? `line ${at}: ` : ''}${message}`, { file, path: path.join('.') || undefined, fix });
-  });
+/** Example lines for fixes, by the key that is missing or wrong. */
+const EXAMPLES: Record<string, string> = {
+  name: 'name: my-check',
+  description: 'description: what this runbook finds out',
+  steps: 'steps: [{ id: service, title: is the service running, probe: service }]',
+  id: 'id: service',
+  title: 'title: is the service running',
+  timeout: 'timeout: 30s',
+  probe: 'probe: service',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: runbook text, where ${{ }} is the template syntax
+  args: 'args: ["${{ target.port }}"]',
+  severity: 'severity: warning',
+  cause: 'cause: service-down',
+};
+
+function exampleFor(path: readonly PropertyKey[]): string | undefined {
+  return EXAMPLES[String(path[path.length - 1])];
 }
 
 /** All runbooks Triage knows: built-ins plus user directories (a user runbook may replace a built-in of the same name). */

@@ -38,7 +38,7 @@ describe('runbook checks', () => {
 
   it('an unknown key names its path and line', () => {
     const p = problems(ok.replace('    run:', '    rn: oops\n    run:'));
-    expect(p.join('\n')).toMatch(/my\.yaml: steps\.0: line 6: unknown key 'rn'/);
+    expect(p.join('\n')).toMatch(/my\.yaml: steps\.0\.rn: line 6: unknown key 'rn' — did you mean 'run'\? — rename 'rn' to 'run'/);
   });
 
   it('a command may not use text captured from output (only config, params and numeric captures)', () => {
