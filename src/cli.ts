@@ -25,6 +25,7 @@ const LOADERS: Record<string, () => Promise<CommandFn>> = {
   bot: async () => (await import('./cli/bot.ts')).botCommand,
   audit: async () => (await import('./cli/audit.ts')).auditCommand,
   schema: async () => (await import('./cli/schema.ts')).schemaCommand,
+  reload: async () => (await import('./cli/reload.ts')).reloadCommand,
   sudoers: async () => (await import('./cli/sudoers.ts')).sudoersCommand,
 };
 

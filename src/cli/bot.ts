@@ -18,6 +18,8 @@ import { within } from '../queue/redis-watch.ts';
 import { connectRedis, keyPrefix, safeUrl } from '../queue/redis.ts';
 import { type ScheduleWorker, startScheduleWorker, syncSchedules } from '../queue/schedules.ts';
 import { startWorker, type TriageWorker, type WorkerOptions } from '../queue/worker.ts';
+import { LiveConfig, liveView } from '../ops/reload.ts';
+import { opsSettings, startOps } from '../ops/runtime.ts';
 import { RunbookLibrary } from '../runbooks/loader.ts';
 import { type CliIO, parse, runbookDirs } from './io.ts';
 import { usageOf } from './help.ts';
@@ -101,25 +103,53 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
 export async function botCommand(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(args, 'bot');
   if (positionals.length) throw new TriageError('USAGE', `unexpected "${positionals[0]}"`, { fix: USAGE });
-  const loaded = await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env, requireFile: true });
-  const library = RunbookLibrary.load({ dirs: runbookDirs(values.runbooks as string[] | undefined, io.env) });
+  const settings = opsSettings(values, io.env);
+  // Read the same way at start and at every reload (SIGHUP, `triage reload`; see src/ops/reload.ts).
+  const read = async () => ({
+    loaded: await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env, requireFile: true }),
+    library: RunbookLibrary.load({ dirs: runbookDirs(values.runbooks as string[] | undefined, io.env) }),
+  });
+  const { loaded, library } = await read();
   const redis = await connectRedis({ url: loaded.redisUrl, redis: loaded.config.redis, env: io.env });
+  const prefix = io.env.TRIAGE_PREFIX || 'triage';
+  const live = new LiveConfig({ loaded, library }, read);
+  const ops = await startOps({ role: 'bot', settings, io, redis, prefix, live }).catch(async (e) => {
+    await redis.stop();
+    throw e;
+  });
+  ops.readiness.expect('chat', 'connecting');
   const bot = await startDeployment({
-    loaded,
+    // Live views: the core, on-call and the embedded worker read the config in force at each use.
+    loaded: liveView(() => live.current.loaded),
     env: io.env,
     redis,
-    prefix: io.env.TRIAGE_PREFIX || 'triage',
-    library,
+    prefix,
+    library: liveView(() => live.current.library),
+    log: (line) => ops.logger.warn(line),
     withWorker: !values['no-worker'],
     console: values.console === true,
+  }).catch(async (e) => {
+    await ops.stop();
+    await redis.stop();
+    throw e;
   });
+  ops.readiness.set('chat', true, bot.adapters.map((a) => a.platform).join(' + '));
+  // Schedules follow the config: a reload re-syncs the job schedulers.
+  live.onReload(async (next) => {
+    await syncSchedules({ redis, prefix, config: next.loaded.config });
+    return undefined;
+  });
+  ops.logger.info({ platforms: bot.adapters.map((a) => a.platform), worker: !values['no-worker'] }, 'bot started');
   io.out(`triage bot: ${bot.adapters.map((a) => a.platform).join(' + ')} · Redis ${safeUrl(redis.url)}${values['no-worker'] ? '' : ' · embedded worker'}`);
   await new Promise<void>((resolve) => {
     if (io.stopSignal?.aborted) return resolve();
     io.stopSignal?.addEventListener('abort', () => resolve(), { once: true });
   });
   io.out('triage bot: stopping');
+  ops.readiness.set('chat', false, 'stopping');
   await bot.stop();
+  ops.logger.info('bot stopped');
+  await ops.stop();
   await redis.stop();
   return 0;
 }

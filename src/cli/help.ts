@@ -40,6 +40,14 @@ export interface CommandHelp {
 const CONFIG: FlagHelp = { flag: 'config', value: 'FILE', default: '$TRIAGE_CONFIG, else ./triage.yaml', help: 'the config file' };
 const RUNBOOKS: FlagHelp = { flag: 'runbooks', value: 'DIR', multiple: true, default: '$TRIAGE_RUNBOOKS', help: 'extra runbook directory; the built-ins are always loaded' };
 const JSON_OUT: FlagHelp = { flag: 'json', help: 'print JSON only on stdout' };
+/** The ops flags of the long-running processes (src/ops/runtime.ts reads them); docs/operations.md says more. */
+const OPS_FLAGS: FlagHelp[] = [
+  { flag: 'log-level', value: 'LEVEL', default: '$TRIAGE_LOG_LEVEL, else info', help: 'least level logged on stderr: trace, debug, info, warn, error, fatal or silent' },
+  { flag: 'log-format', value: 'FORMAT', default: '$TRIAGE_LOG_FORMAT, else text on a terminal, json otherwise', help: 'json (one object per line) or text (one readable line)' },
+  { flag: 'metrics-port', value: 'N', default: '$TRIAGE_METRICS_PORT, else off', help: 'serve /metrics, /healthz and /readyz on this port (9464 is the usual one; 0 picks a free port)' },
+  { flag: 'metrics-host', value: 'ADDR', default: '$TRIAGE_METRICS_HOST, else 127.0.0.1', help: 'address the metrics server binds (0.0.0.0 in a container)' },
+];
+const RELOAD_DETAIL = 'SIGHUP (or `triage reload`) re-reads the config and runbooks: new targets can be run, removed ones are refused, runs in flight are untouched; a config that does not load is refused with the reason in the log, and the old one stays.';
 
 const RUN_EXITS = ['exit codes: 0 healthy, 1 problems found, 2 bad input or config (nothing ran), 3 could not run (Redis, SSH, ...)'];
 
@@ -116,7 +124,7 @@ export const COMMANDS: CommandHelp[] = [
     name: 'worker',
     usage: 'triage worker [--concurrency N] [--per-host N] [--zone Z ...] [--config FILE] [--grace 30s]',
     summary: 'A long-running queue worker that runs steps on the hosts of its zones; start more (same Redis) to scale out.',
-    details: ['SIGTERM or Ctrl-C finishes in-flight work (up to --grace), then hands the rest back to other workers.'],
+    details: ['SIGTERM or Ctrl-C finishes in-flight work (up to --grace), then hands the rest back to other workers.', RELOAD_DETAIL],
     flags: [
       { flag: 'concurrency', value: 'N', default: '8', help: 'host jobs this worker runs at once (1-256)' },
       { flag: 'per-host', value: 'N', default: '2', help: 'host jobs on one host at once, across all workers (1-64)' },
@@ -124,20 +132,38 @@ export const COMMANDS: CommandHelp[] = [
       CONFIG,
       { flag: 'grace', value: 'Ns', default: '30s', help: 'how long a stop waits for in-flight work' },
       RUNBOOKS,
+      ...OPS_FLAGS,
     ],
-    examples: ['npx triage worker --zone default --concurrency 8'],
+    examples: ['npx triage worker --zone default --concurrency 8', 'npx triage worker --metrics-port 9464 --log-level debug'],
   },
   {
     name: 'bot',
     usage: 'triage bot [--config FILE] [--console] [--no-worker] [--runbooks DIR]',
     summary: 'The chat bot: serves Telegram and/or Slack as configured under `chat:`, with an embedded worker.',
+    details: [RELOAD_DETAIL],
     flags: [
       CONFIG,
       { flag: 'console', help: 'serve the chat core on this terminal instead (type /diagnose 502 shop)' },
       { flag: 'no-worker', help: 'do not start an embedded worker; external workers do the work' },
       RUNBOOKS,
+      ...OPS_FLAGS,
     ],
-    examples: ['npx triage bot', 'npx triage bot --console'],
+    examples: ['npx triage bot', 'npx triage bot --console', 'npx triage bot --metrics-port 9464'],
+  },
+  {
+    name: 'reload',
+    usage: 'triage reload [--config FILE] [--wait 10s] [--json]',
+    summary: 'Tells every running bot and worker of this deployment (same Redis and TRIAGE_PREFIX) to re-read its config and runbooks, and prints what each did.',
+    details: [
+      'The request goes over Redis, so it reaches processes on every machine; each re-reads its own files. One process alone: send it SIGHUP.',
+      'The config named here is checked first (and gives the Redis): one that does not load is reported and nothing is sent. Exit codes: 0 every process reloaded, 1 one refused, did not answer, or none was listening, 2 bad input or config, 3 Redis not reachable.',
+    ],
+    flags: [
+      CONFIG,
+      { flag: 'wait', value: 'DURATION', default: '10s', help: 'how long to wait for the answers, e.g. 5s' },
+      JSON_OUT,
+    ],
+    examples: ['npx triage reload', 'npx triage reload --config triage.yaml --json'],
   },
   {
     name: 'status',

@@ -3,12 +3,16 @@
  * worker. Start more of them (on more machines, same Redis) to scale out; a
  * worker inside a private network serves that network's zone. `--per-host`
  * caps jobs on one host across all workers (default 2). SIGTERM/SIGINT
- * finish in-flight work (up to `--grace`), then hand the rest back.
+ * finish in-flight work (up to `--grace`), then hand the rest back. SIGHUP
+ * (or `triage reload`) reloads config and runbooks; logs, `/metrics` and
+ * `/readyz` come from the ops layer (src/ops/runtime.ts).
  */
 import { loadConfig } from '../config.ts';
 import { TriageError } from '../errors.ts';
 import { connectRedis, safeUrl } from '../queue/redis.ts';
 import { startWorker } from '../queue/worker.ts';
+import { LiveConfig } from '../ops/reload.ts';
+import { opsSettings, startOps, zonesOf } from '../ops/runtime.ts';
 import { RunbookLibrary } from '../runbooks/loader.ts';
 import { type CliIO, parse, runbookDirs } from './io.ts';
 import { usageOf } from './help.ts';
@@ -27,10 +31,22 @@ export async function workerCommand(args: string[], io: CliIO): Promise<number> 
   const grace = /^(\d+)s$/.exec((values.grace as string | undefined) ?? '30s');
   if (!grace) throw new TriageError('USAGE', '--grace takes seconds, e.g. 30s', { fix: USAGE });
 
-  const loaded = await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env, requireFile: true });
-  const library = RunbookLibrary.load({ dirs: runbookDirs(values.runbooks as string[] | undefined, io.env) });
+  const settings = opsSettings(values, io.env);
+
+  // Read the same way at start and at every reload.
+  const read = async () => ({
+    loaded: await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env, requireFile: true }),
+    library: RunbookLibrary.load({ dirs: runbookDirs(values.runbooks as string[] | undefined, io.env) }),
+  });
+  const { loaded, library } = await read();
   const redis = await connectRedis({ url: loaded.redisUrl, redis: loaded.config.redis, env: io.env });
   const prefix = io.env.TRIAGE_PREFIX || 'triage';
+  const live = new LiveConfig({ loaded, library }, read);
+  const ops = await startOps({ role: 'worker', settings, io, redis, prefix, live, zones: () => (zones.length ? zones : zonesOf(live)) }).catch(async (e) => {
+    await redis.stop();
+    throw e;
+  });
+  ops.readiness.expect('worker');
   const worker = await startWorker({
     redis,
     prefix,
@@ -42,15 +58,29 @@ export async function workerCommand(args: string[], io: CliIO): Promise<number> 
     env: io.env,
     lockDurationMs: msFromEnv(io.env.TRIAGE_LOCK_MS),
     stalledIntervalMs: msFromEnv(io.env.TRIAGE_STALLED_MS),
-    onError: (e) => io.err(`triage worker: ${e.message}`),
+    onError: (err) => ops.logger.warn({ err }, 'worker problem'),
+  }).catch(async (e) => {
+    await ops.stop();
+    await redis.stop();
+    throw e;
   });
+  ops.readiness.set('worker', true, `serving ${worker.zones.join(', ')}`);
+  live.onReload((next) =>
+    worker
+      .reload({ config: next.loaded, library: next.library })
+      .unservedZones.map((z) => `zone ${z} is in the config but this worker does not serve it: restart it, or start one with --zone ${z}`),
+  );
+  ops.logger.info({ zones: worker.zones, concurrency, perHost }, 'worker started');
   io.out(`triage worker: serving zone${worker.zones.length > 1 ? 's' : ''} ${worker.zones.join(', ')} · concurrency ${concurrency} · ${safeUrl(redis.url)}`);
   await new Promise<void>((resolve) => {
     if (io.stopSignal?.aborted) return resolve();
     io.stopSignal?.addEventListener('abort', () => resolve(), { once: true });
   });
   io.out('triage worker: stopping — finishing in-flight work');
+  ops.readiness.set('worker', false, 'stopping');
   await worker.close(Number(grace[1]) * 1000);
+  ops.logger.info('worker stopped');
+  await ops.stop();
   await redis.stop();
   io.out('triage worker: stopped');
   return 0;

@@ -131,7 +131,8 @@ export function formatLine(obj: Record<string, unknown>): string {
       parts.push(`err=${quote(`${e.code ? `${e.code}: ` : ''}${e.message ?? ''}${e.fix ? ` — ${e.fix}` : ''}`)}`);
       continue;
     }
-    parts.push(`${k}=${quote(typeof v === 'string' ? v : JSON.stringify(v))}`);
+    const flat = Array.isArray(v) && v.every((x) => typeof x !== 'object' || x === null) ? v.join(',') : undefined;
+    parts.push(`${k}=${quote(typeof v === 'string' ? v : (flat ?? JSON.stringify(v)))}`);
   }
   return parts.join(' ');
 }

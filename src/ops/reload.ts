@@ -119,6 +119,9 @@ export class LiveConfig {
     if (JSON.stringify(prev.loaded.config.chat ?? null) !== JSON.stringify(next.loaded.config.chat ?? null)) {
       warnings.push('chat: changed; chat adapters keep their settings until the process restarts');
     }
+    if (JSON.stringify(prev.loaded.config.access ?? null) !== JSON.stringify(next.loaded.config.access ?? null)) {
+      warnings.push('access: changed; the bot applies new roles after a restart');
+    }
     for (const hook of this.hooks) {
       try {
         const w = await hook(next, prev);
@@ -135,6 +138,30 @@ export class LiveConfig {
       warnings,
     };
   }
+}
+
+/**
+ * A view that always reads `current()`: for components built once that read
+ * their config on each use (the chat core, on-call, the embedded worker), so
+ * a reload reaches them without each growing a `reload` method. Methods are
+ * bound to the current object; `instanceof` still holds. What a component
+ * copied out at construction (the chat core's access roles) stays as it was.
+ */
+export function liveView<T extends object>(current: () => T): T {
+  return new Proxy(current(), {
+    get: (_t, p) => {
+      const now = current();
+      const v = Reflect.get(now, p, now);
+      return typeof v === 'function' ? v.bind(now) : v;
+    },
+    has: (_t, p) => Reflect.has(current(), p),
+    ownKeys: () => Reflect.ownKeys(current()),
+    getOwnPropertyDescriptor: (_t, p) => {
+      const d = Reflect.getOwnPropertyDescriptor(current(), p);
+      return d ? { ...d, configurable: true } : undefined;
+    },
+    set: () => false,
+  });
 }
 
 function describe(e: unknown): string {

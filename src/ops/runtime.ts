@@ -15,7 +15,7 @@
  */
 import type { CliIO, Flags } from '../cli/io.ts';
 import { TriageError } from '../errors.ts';
-import type { RedisHandle } from '../queue/redis.ts';
+import { keyPrefix, type RedisHandle } from '../queue/redis.ts';
 import { subscribeOps } from './events.ts';
 import { createLogger, type Logger, type LogLevel, parseLogFormat, parseLogLevel } from './logger.ts';
 import { OpsMetrics } from './metrics.ts';
@@ -86,7 +86,8 @@ export async function startOps(o: StartOpsOptions): Promise<Ops> {
   const statsConn = o.redis.client();
   statsConn.on('error', () => {});
   const zones = o.zones ?? (() => zonesOf(o.live));
-  const queues = new QueueStats({ connection: statsConn, prefix: o.prefix, zones });
+  // The workers' own key prefix (in a Cluster it is a hash tag), so the counts are of their queues.
+  const queues = new QueueStats({ connection: statsConn, prefix: keyPrefix(o.redis, o.prefix), zones });
   const metrics = new OpsMetrics({ role: o.role, queues, readiness });
   const unlog = logEvents(logger);
 
