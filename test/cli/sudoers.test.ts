@@ -146,7 +146,8 @@ describe('the probes declare what they run with sudo', () => {
       declared += lines.length;
       for (const l of lines) {
         const [bin, first] = l.words;
-        expect(probe.text, `${name}: declares ${l.words.join(' ')} but never runs it through as_root`).toContain(`as_root ${path.basename(bin!)} ${first}`);
+        const call = first!.startsWith('$') ? `as_root ${path.basename(bin!)} ` : `as_root ${path.basename(bin!)} ${first}`;
+        expect(probe.text, `${name}: declares ${l.words.join(' ')} but never runs it through as_root`).toContain(call);
       }
       // The other way round: every `as_root X -flag` in the body is declared.
       for (const m of probe.text.matchAll(/as_root (\w+) (-\w+)/g)) {
@@ -171,6 +172,7 @@ describe('an unprivileged SSH user on a real host', () => {
   let fleet: Fleet;
   let nginx: NginxHandle;
   let config: string;
+  let workdir: string;
 
   beforeAll(async () => {
     execFileSync('useradd', ['--create-home', '--shell', '/bin/sh', '--password', '*', user]);
@@ -179,10 +181,15 @@ describe('an unprivileged SSH user on a real host', () => {
     fs.chmodSync(fleet.dir, 0o711);
     fs.chmodSync(path.join(fleet.dir, 'authorized_keys'), 0o644);
     nginx = await startNginx({ upstreamPort: await freePort() });
+    // The app's .env, readable by its owner only (root here), like a real app's secrets file.
+    workdir = path.join(dir, 'app');
+    fs.mkdirSync(workdir, { mode: 0o755 });
+    fs.chmodSync(dir, 0o711);
+    fs.writeFileSync(path.join(workdir, '.env'), 'JWT_SECRET=s3cr3t-value\n', { mode: 0o600 });
     const h = fleet.hosts[0]!;
     config = writeConfig(
       'fleet.yaml',
-      { shop: { hosts: ['web1'], port: nginx.port, nginx: { config: nginx.configPath, site: nginx.sitePath, location: '/api' } } },
+      { shop: { hosts: ['web1'], port: nginx.port, nginx: { config: nginx.configPath, site: nginx.sitePath, location: '/api' }, workdir, envFile: '.env', requiredEnv: ['JWT_SECRET'] } },
       { web1: { address: h.address, port: h.port, user, privateKey: fleet.keyFile, hostKey: fleet.hostKeyFingerprint } },
     );
   });
@@ -206,6 +213,10 @@ describe('an unprivileged SSH user on a real host', () => {
     expect(nginxStep(r1).output).toContain('needs sudo for nginx -t (see triage sudoers)');
     expect(r1.findings.map((f) => f.code)).not.toContain('nginx-config-invalid');
     // nginx (root) holds the target's port: ss shows the socket but not, to this user, whose it is.
+    // The 0600 .env: not called missing, and the step says what it needs.
+    expect(stepOf(r1, 'env').output).toContain(`needs sudo for cat ${workdir}/.env (see triage sudoers)`);
+    expect(stepOf(r1, 'env').output).toMatch(/^var JWT_SECRET file=unreadable/m);
+    expect(r1.findings.map((f) => f.code)).not.toContain('missing-env');
     expect(stepOf(r1, 'listen').output).toContain(`needs sudo for ss -ltnp to tell which process holds :${nginx.port} (see triage sudoers)`);
 
     const snippet = await runCli(['sudoers', '--user', user, '--config', config]);
@@ -220,6 +231,9 @@ describe('an unprivileged SSH user on a real host', () => {
     expect(step.status).toBe('pass');
     expect(step.output).toMatch(/syntax is ok/);
     expect(step.output).not.toMatch(/needs sudo/);
+    expect(snippet.stdout).toContain(`/usr/bin/cat ${workdir}/.env`);
+    expect(stepOf(after.json, 'env').output).toMatch(/^var JWT_SECRET file=set\(12 chars\)/m);
+    expect(stepOf(after.json, 'env').output).not.toContain('s3cr3t');
     expect(stepOf(after.json, 'listen').output).toMatch(/^pid=\d+$/m);
     expect(stepOf(after.json, 'listen').output).not.toMatch(/needs sudo/);
 

@@ -5,12 +5,23 @@
 #   FILE  the env file, e.g. /srv/app/.env
 #   NAME  a required variable
 # env: PIDS
+# sudo: /usr/bin/cat $1
 #   PIDS  the app's processes (the first whose /proc/PID/environ is readable is read)
 # prints: env_file=present|missing, env_path=FILE, env_example=FILE (a template
 #   beside a missing FILE: FILE.example, .env.example, config.example, ...),
 #   var NAME file=set(N chars)|empty|missing|no-file process=set(N chars)|empty|missing|unknown
 #   verdict=required variables are set | verdict=not set: NAME...
+#   A FILE this user cannot read (an app's 0600 .env) is read through sudo
+#   when allowed, else: file=unreadable and note=needs sudo for cat FILE.
 set -u
+# as_root CMD... — CMD as root when allowed: directly as root, else through
+# `sudo -n` when sudoers allows exactly this command (never a password
+# prompt), else as this user.
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; return; fi
+  if command -v sudo >/dev/null 2>&1 && sudo -n -l "$@" >/dev/null 2>&1; then sudo -n "$@"; return; fi
+  "$@"
+}
 f=$1
 shift
 if [ -f "$f" ]; then echo "env_file=present"; else echo "env_file=missing"; fi
@@ -27,6 +38,12 @@ if [ ! -f "$f" ]; then
     if [ -f "$x" ]; then echo "env_example=$x"; break; fi
   done
 fi
+text=''
+unreadable=''
+if [ -f "$f" ]; then
+  if [ -r "$f" ]; then text=$(cat "$f"); elif ! text=$(as_root cat "$f" 2>/dev/null); then unreadable=yes; text=''; fi
+fi
+if [ -n "$unreadable" ]; then echo "note=needs sudo for cat $f (see triage sudoers)"; fi
 proc=''
 for p in $PIDS; do
   if [ -r "/proc/$p/environ" ]; then proc=$p; break; fi
@@ -37,8 +54,10 @@ for k in "$@"; do
   re="^[[:space:]]*(export[[:space:]]+)?${k}[[:space:]]*="
   if [ ! -f "$f" ]; then
     fs=no-file
-  elif grep -qE "$re" "$f"; then
-    v=$(grep -E "$re" "$f" | tail -n 1 | sed -e 's/^[^=]*=[[:space:]]*//' -e "s/^[\"']//" -e "s/[\"'][[:space:]]*\$//" | tr -d '\r\n' | wc -c)
+  elif [ -n "$unreadable" ]; then
+    fs=unreadable
+  elif printf '%s\n' "$text" | grep -qE "$re"; then
+    v=$(printf '%s\n' "$text" | grep -E "$re" | tail -n 1 | sed -e 's/^[^=]*=[[:space:]]*//' -e "s/^[\"']//" -e "s/[\"'][[:space:]]*\$//" | tr -d '\r\n' | wc -c)
     if [ "$v" -gt 0 ]; then fs="set($v chars)"; else fs=empty; fi
   else
     fs=missing
@@ -53,6 +72,8 @@ for k in "$@"; do
     fi
   fi
   echo "var $k file=$fs process=$ps_"
-  case "$fs" in set*) ;; *) miss="$miss $k" ;; esac
+  case "$fs" in set* | unreadable) ;; *) miss="$miss $k" ;; esac
 done
-if [ -n "$miss" ]; then echo "verdict=not set:$miss"; else echo "verdict=required variables are set"; fi
+if [ -n "$unreadable" ]; then
+  echo "verdict=unknown: needs sudo for cat $f (see triage sudoers)"
+elif [ -n "$miss" ]; then echo "verdict=not set:$miss"; else echo "verdict=required variables are set"; fi
