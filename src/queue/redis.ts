@@ -101,12 +101,14 @@ async function connectTopology(r: RedisConfig, env: NodeJS.ProcessEnv, timeoutMs
   if (isClusterConfig(r)) {
     mode = 'cluster';
     const auth: RedisOptions = { username: r.username, password: secret(r.password, 'password'), ...(r.tls ? { tls: {} } : {}) };
-    const make = (opts?: RedisOptions) =>
+    // Connection-level options go to the Cluster itself, the rest to each node's client.
+    const make = ({ lazyConnect, enableOfflineQueue, retryStrategy, ...opts }: RedisOptions = {}) =>
       new Cluster(r.cluster, {
         redisOptions: clientOptions({ ...auth, ...opts }),
         enableReadyCheck: true,
-        enableOfflineQueue: opts?.enableOfflineQueue ?? true,
-        clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
+        lazyConnect: lazyConnect ?? false,
+        enableOfflineQueue: enableOfflineQueue ?? true,
+        clusterRetryStrategy: retryStrategy ?? ((times) => Math.min(100 * times, 2000)),
       });
     // A Cluster answers the same commands as one server for keys in one slot (see the module notes).
     client = (opts) => make(opts) as unknown as Redis;

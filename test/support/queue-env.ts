@@ -32,7 +32,11 @@ export interface QueueWorld {
   close(): Promise<void>;
 }
 
-export async function queueWorld(o: { config: object; runbooks: Record<string, object> | ((dir: string) => Record<string, object>) }): Promise<QueueWorld> {
+/**
+ * `redis`: a Redis of the test's own (a private Cluster or Sentinel set) instead of the shared one at
+ * 127.0.0.1:6379; the test throws it away, so nothing is purged from it here.
+ */
+export async function queueWorld(o: { config: object; runbooks: Record<string, object> | ((dir: string) => Record<string, object>); redis?: RedisHandle }): Promise<QueueWorld> {
   const prefix = `t-${randomUUID().slice(0, 8)}`;
   const dir = mkdtempSync(join(tmpdir(), 'triage-q-'));
   const runbookDir = join(dir, 'runbooks');
@@ -44,7 +48,7 @@ export async function queueWorld(o: { config: object; runbooks: Record<string, o
   writeFileSync(configPath, text);
   const loaded = parseConfig(text, configPath);
   const library = RunbookLibrary.load({ dirs: [runbookDir] });
-  const redis = await connectRedis({ url: 'redis://127.0.0.1:6379' });
+  const redis = o.redis ?? (await connectRedis({ url: 'redis://127.0.0.1:6379' }));
   const queue = new RunQueue({ redis, prefix });
   const workers: TriageWorker[] = [];
   return {
@@ -69,7 +73,7 @@ export async function queueWorld(o: { config: object; runbooks: Record<string, o
     async close() {
       await Promise.all(workers.map((w) => w.close(2000)));
       await queue.close();
-      await purgePrefix(prefix);
+      if (!o.redis) await purgePrefix(prefix);
       rmSync(dir, { recursive: true, force: true });
     },
   };
