@@ -10,7 +10,10 @@
  * (chat: an operator's Approve; CLI: `--approve restart`), runs, and then its
  * re-check steps run again — repeated for up to `settle` (default 10 s) until
  * they pass, since a restarted app takes a moment to listen. It `worked` when
- * every re-checked step passes (or warns) and the finding no longer holds.
+ * every re-checked step passes (or warns): the runbook names in `recheck` the
+ * steps that prove the problem gone. (The finding itself may rest on facts no
+ * re-check can renew, such as log lines already written.) When it did not
+ * work, the evidence is the failing re-checks and the finding that holds now.
  * Remedy steps that were not offered are recorded as skipped, saying why.
  *
  * Re-check results are recorded (and persisted, for resuming) as steps with
@@ -127,11 +130,10 @@ export async function remediate(o: RemediateOptions): Promise<Remediation | unde
     return { ...base, ...approvedBy, outcome: 'interrupted', ran: false, worked: null, reason: fix.reason, recheck: [], evidence: [] };
   }
 
-  const after = await recheck(o, step, checks, done, top.f.code);
+  const after = await recheck(o, step, checks, done);
   const still = o.rank(replaced(checks, after)).filter((r) => r.f.severity !== 'info');
-  const holds = still.some((r) => r.f.code === top.f.code);
   const failing = after.filter((r) => FAILED.has(r.status));
-  const worked = !failing.length && !holds && !o.signal?.aborted;
+  const worked = after.length > 0 && !failing.length && !o.signal?.aborted;
   const recheckView: RecheckResult[] = after.map((r) => ({
     id: r.id,
     title: r.title,
@@ -160,11 +162,11 @@ export async function remediate(o: RemediateOptions): Promise<Remediation | unde
 
 /**
  * Runs the re-check steps again (each seeing the results of the ones before
- * it), until they pass and the finding no longer holds, or `settle` runs
+ * it), until they pass, or `settle` runs
  * out. Only the last attempt is recorded. Results a resumed job already has
  * are kept.
  */
-async function recheck(o: RemediateOptions, fix: Step, checks: StepResult[], done: Map<string, StepResult>, code: string): Promise<StepResult[]> {
+async function recheck(o: RemediateOptions, fix: Step, checks: StepResult[], done: Map<string, StepResult>): Promise<StepResult[]> {
   const ids = fix.recheck ?? [];
   const kept = ids.map((id) => done.get(recheckId(id)));
   if (kept.every((r): r is StepResult => !!r)) return kept.map(plain);
@@ -181,7 +183,7 @@ async function recheck(o: RemediateOptions, fix: Step, checks: StepResult[], don
       results.push(r);
       current = replaced(current, [r]);
     }
-    const ok = results.every((r) => !FAILED.has(r.status)) && !o.rank(current).some((r) => r.f.severity !== 'info' && r.f.code === code);
+    const ok = results.every((r) => !FAILED.has(r.status));
     if (ok || o.signal?.aborted || Date.now() + retryMs > deadline) break;
     await sleep(retryMs, o.signal);
   }

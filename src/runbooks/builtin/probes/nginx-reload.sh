@@ -7,6 +7,8 @@
 # env: (none)
 # sudo changes: /usr/sbin/nginx -t -c $1
 # sudo changes: /usr/sbin/nginx -s reload -c $1
+# sudo changes: /usr/sbin/nginx -t -c $1
+# sudo changes: /usr/sbin/nginx -s reload -c $1
 # prints nginx -t's own words, then run=nginx -s reload and its output;
 #   exits 1 (reloading nothing) when nginx -t refuses the config, 127 when
 #   nginx is not installed, else nginx -s reload's status.

@@ -6,6 +6,7 @@
 #   NAME     the unit, pm2 process or container
 # env: (none)
 # sudo changes if $1=systemd: /usr/bin/systemctl restart $2
+# sudo changes if $1=systemd: /usr/bin/systemctl restart $2
 # prints: run=COMMAND (what it runs), then the manager's own output;
 #   exits with the manager's status, or 2 with note=WHY when it cannot restart
 #   this kind of service (a plain process has no manager to ask).
