@@ -162,8 +162,11 @@ describe.each(DRIVERS)('on $platform', ({ platform, start }) => {
     }
     expect(versions.at(-1)).toBe(card);
 
+    // The thread: the host's details, then the incident this unhealthy run opened (src/oncall).
+    await chat.waitFor(() => chat.thread().messages.some((m) => m.startsWith('🚨 incident i1 opened: service-down on shop')));
     const thread = chat.thread();
-    expect(thread.messages).toHaveLength(1);
+    expect(thread.messages).toHaveLength(2);
+    expect(thread.messages[1]).toMatch(/^🚨 incident i1 opened/);
     expect(thread.messages[0]).toMatch(/web1 — 2 passed, 1 failed|web1 — 1 failed, 2 passed/);
     expect(thread.messages[0]).toContain('✗ app port 8000 · exit 7');
     expect(thread.messages[0]).toContain('curl: (7) Failed to connect to 127.0.0.1 port 8000 <refused> & gave up');
@@ -258,7 +261,8 @@ describe.each(DRIVERS)('on $platform', ({ platform, start }) => {
     expect(card).toContain('cause: service-down — ');
     expect(card).toContain('fix: sudo systemctl restart shop-api.service');
     expect(chat.cardCount()).toBe(1);
-    expect(chat.thread().messages).toHaveLength(1);
+    await chat.waitFor(() => chat.thread().messages.some((m) => m.startsWith('🚨 incident i1 opened')));
+    expect(chat.thread().messages.filter((m) => !m.startsWith('🚨 incident'))).toHaveLength(1);
 
     const d = chat.deliveries();
     for (const op of ['post', 'edit'] as const) {
