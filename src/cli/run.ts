@@ -7,10 +7,7 @@
 import { userInfo } from 'node:os';
 import { loadConfig } from '../config.ts';
 import { TriageError } from '../errors.ts';
-import { RunQueue } from '../queue/producer.ts';
-import { connectRedis, redisLost } from '../queue/redis.ts';
-import { within } from '../queue/redis-watch.ts';
-import { startWorker, type TriageWorker } from '../queue/worker.ts';
+import type { TriageWorker } from '../queue/worker.ts';
 import { RunbookLibrary } from '../runbooks/loader.ts';
 import { planCommands, prepareRun } from '../runbooks/prepare.ts';
 import { approvedSteps, remediationLine } from './remediation.ts';
@@ -57,6 +54,13 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     return 0;
   }
 
+  // Loaded only now: `run --help`, bad input and `--dry-run` never load the queue, Redis or SSH libraries.
+  const [{ RunQueue }, { connectRedis, redisLost }, { within }, { startWorker }] = await Promise.all([
+    import('../queue/producer.ts'),
+    import('../queue/redis.ts'),
+    import('../queue/redis-watch.ts'),
+    import('../queue/worker.ts'),
+  ]);
   const redis = await connectRedis({ url: loaded.redisUrl, redis: loaded.config.redis, env: io.env, allowPrivate: loaded.redisFromDefault });
   const prefix = io.env.TRIAGE_PREFIX || 'triage';
   const queue = new RunQueue({ redis, prefix });
