@@ -1,6 +1,6 @@
 /**
  * The `triage.yaml` key reference in docs/config.md, generated from the zod
- * schema in `src/config.ts` (through `z.toJSONSchema`, input side) so the
+ * schema in `src/config/schema.ts` (through `z.toJSONSchema`, input side) so the
  * table cannot drift from what the loader accepts.
  *
  * Per key: its dotted path (`hosts.<name>.port`, `schedules[].cron`), type,
