@@ -64,7 +64,7 @@ describe('the log', () => {
     const { logger, lines } = capture({ format: 'text' });
     logger.info({ runId: 'r_abc', target: 'shop', host: 'web1', step: 'port', zones: ['default', 'dmz'], note: 'two words\nand a newline' }, 'step finished');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  step finished runId=r_abc target=shop host=web1 step=port zones=default,dmz note="two words\\\\nand a newline"$/);
+    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO {2}step finished runId=r_abc target=shop host=web1 step=port zones=default,dmz note="two words\\\\nand a newline"$/);
     expect(formatLine({ level: 'error', msg: 'x', err: { code: 'SSH_AUTH', message: 'refused', fix: 'add it' } })).toBe('ERROR x err="SSH_AUTH: refused — add it"');
   });
 

@@ -27,6 +27,7 @@ const QUICK = {
   params: [{ name: 'token', secret: true, required: false, description: 'planted by the test' }],
   steps: [
     { id: 'up', title: 'uptime', run: 'cat /proc/uptime' },
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a runbook template, not a JS one
     { id: 'token', title: 'token length', run: "printf '%s' ${{ params.token }} | wc -c" },
   ],
 };
