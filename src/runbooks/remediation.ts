@@ -14,7 +14,8 @@
  * steps that prove the problem gone. (The finding itself may rest on facts no
  * re-check can renew, such as log lines already written.) When it did not
  * work, the evidence is the failing re-checks and the finding that holds now.
- * Remedy steps that were not offered are recorded as skipped, saying why.
+ * Remedy steps that were not offered are recorded as skipped, saying why —
+ * except on a healthy host, whose result lists only its checks.
  *
  * Re-check results are recorded (and persisted, for resuming) as steps with
  * the id `<step>.recheck`; they appear in the run's `remediation`, not in
@@ -106,9 +107,10 @@ export async function remediate(o: RemediateOptions): Promise<Remediation | unde
   const top = o.stopped ? undefined : o.rank(checks).find((r) => r.f.severity !== 'info');
   const offered = top?.rule.remedy;
 
+  // A healthy host lists only its checks; a host with another cause says why its fixes were not offered.
   for (const step of o.runbook.steps) {
-    if (!remedies.has(step.id) || step.id === offered || done.has(step.id)) continue;
-    const why = o.stopped ?? (top ? `a fix offered only when ${codesFixedBy(o.runbook, step.id)} is the cause; here it is ${top.f.code}` : 'a fix; nothing to fix');
+    if (!remedies.has(step.id) || step.id === offered || done.has(step.id) || (!top && !o.stopped)) continue;
+    const why = o.stopped ?? `a fix offered only when ${codesFixedBy(o.runbook, step.id)} is the cause; here it is ${top!.f.code}`;
     await o.record(skip(step, why, ctx));
   }
   if (!offered || !top) return undefined;

@@ -98,7 +98,7 @@ describe('restart, the fix for service-down (a real app under pm2)', () => {
     const again = await runCli(['run', '502', 'shop', '--config', config, '--json', '--approve', 'restart']);
     expect(again.json.status).toBe('healthy');
     expect(again.json.remediation).toBeUndefined();
-    expect(again.json.hosts[0].steps.find((s: { id: string }) => s.id === 'restart')).toMatchObject({ status: 'skipped', reason: 'a fix; nothing to fix' });
+    expect(again.json.hosts[0].steps.map((s: { id: string }) => s.id)).not.toContain('restart');
     pm2.run('delete', 'api-approved');
   }, 60_000);
 
@@ -270,4 +270,38 @@ describe('nginx reload after nginx -t, the fix for a stale nginx (the real test 
     expect(reload.output).toMatch(/test is successful[\s\S]*run=nginx -s reload/);
     expect((await httpGet(`${nginx.url}/api/health`)).status).toBe(200);
   }, 60_000);
+});
+
+describe("a runbook's remedies are checked when it is linted", () => {
+  const rb = (patch: { remedy?: string; changes?: boolean; recheck?: string[] }) => ({
+    name: 'fixit',
+    description: 'one check and its fix',
+    steps: [
+      { id: 'check', title: 'the app answers', run: 'true' },
+      { id: 'fix', title: 'restart it', run: 'true', ...(patch.changes === false ? {} : { changes: true }), ...(patch.recheck ? { recheck: patch.recheck } : {}) },
+    ],
+    findings: [{ code: 'service-down', title: 'down', when: "check.status == 'fail'", fix: 'restart it', remedy: patch.remedy ?? 'fix' }],
+  });
+  const lint = async (name: string, doc: unknown) => {
+    const file = join(dir, `${name}.yaml`);
+    await fsp.writeFile(file, stringify(doc));
+    return runCli(['lint', file]);
+  };
+
+  it('a remedy naming a step that is missing, or that does not change the host, or a fix without recheck, is refused with its path', async () => {
+    const missing = await lint('missing', rb({ remedy: 'restart', recheck: ['check'] }));
+    expect(missing.code).toBe(2);
+    expect(`${missing.stdout}\n${missing.stderr}`).toMatch(/findings\.0\.remedy.*no step "restart"/);
+    const reads = await lint('reads', rb({ changes: false, recheck: ['check'] }));
+    expect(`${reads.stdout}\n${reads.stderr}`).toMatch(/findings\.0\.remedy.*step "fix" does not change the host/);
+    const unchecked = await lint('unchecked', rb({}));
+    expect(`${unchecked.stdout}\n${unchecked.stderr}`).toMatch(/steps\.1\.recheck.*remedy "fix" needs recheck/);
+    const later = await lint('later', rb({ recheck: ['fix'] }));
+    expect(`${later.stdout}\n${later.stderr}`).toMatch(/steps\.1\.recheck\.0.*"fix" is not a step before "fix"/);
+  });
+
+  it('a well-formed remedy lints clean', async () => {
+    const good = await lint('good', rb({ recheck: ['check'] }));
+    expect(good.code, `${good.stdout}\n${good.stderr}`).toBe(0);
+  });
 });
