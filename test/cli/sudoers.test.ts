@@ -90,6 +90,31 @@ describe('triage sudoers', () => {
     expect(pm2.stdout).not.toMatch(/systemctl/);
   });
 
+  it("takes a user runbook's changes: true step's sudo command, only with --allow-changes", async () => {
+    const rb = path.join(dir, 'runbooks');
+    fs.mkdirSync(rb, { recursive: true });
+    fs.writeFileSync(
+      path.join(rb, 'cache.yaml'),
+      [
+        'name: cache-flush',
+        'description: flush the app cache',
+        'steps:',
+        '  - id: flush',
+        '    title: flush the cache',
+        '    changes: true',
+        "    run: sudo -n systemctl reload ${{ target.service.name }} && echo done",
+        '',
+      ].join('\n'),
+    );
+    const config = writeConfig('shop.yaml', { shop: SHOP });
+    const off = await runCli(['sudoers', '--runbooks', rb, '--config', config]);
+    expect(off.code, off.stderr).toBe(0);
+    expect(off.stdout).not.toMatch(/systemctl reload/);
+    const on = await runCli(['sudoers', '--runbooks', rb, '--allow-changes', '--config', config]);
+    expect(allowed(on.stdout)).toContain('/usr/bin/systemctl reload shop-api.service');
+    expect(on.stdout).toMatch(/<- cache-flush\/flush for shop/);
+  });
+
   it('visudo accepts every snippet it prints, for another user too', async () => {
     const cases: [string, string[]][] = [
       ['read.sudoers', ['--config', writeConfig('shop.yaml', { shop: SHOP })]],
