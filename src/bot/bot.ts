@@ -126,7 +126,7 @@ export async function startBot(o: StartBotOptions): Promise<RunningBot> {
 
   const redis = o.redis.client();
   redis.on('error', (err: Error) => log(`bot: redis: ${err.message}`));
-  const queue = new RunQueue({ redis: o.redis, prefix });
+  const queue = new RunQueue({ redis: o.redis, prefix, retention: o.loaded.config.retention });
   const audit = new AuditLog(redis, prefix);
   const oncall = (chat: ConstructorParameters<typeof OnCall>[0]['chat']) =>
     new OnCall({ redis, prefix, queue, loaded: o.loaded, library: o.library, chat, env, log, ...o.oncall });

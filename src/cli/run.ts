@@ -63,7 +63,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   ]);
   const redis = await connectRedis({ url: loaded.redisUrl, redis: loaded.config.redis, env: io.env, allowPrivate: loaded.redisFromDefault });
   const prefix = io.env.TRIAGE_PREFIX || 'triage';
-  const queue = new RunQueue({ redis, prefix });
+  const queue = new RunQueue({ redis, prefix, retention: loaded.config.retention });
   let worker: TriageWorker | undefined;
   try {
     if (!values['no-worker']) {

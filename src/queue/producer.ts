@@ -7,12 +7,14 @@
  */
 import { FlowProducer, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { type Keep, type RetentionConfig, retentionPolicy } from '../config/redis.ts';
 import { TriageError } from '../errors.ts';
 import { publishRunQueued } from '../ops/events.ts';
 import { newRunId, type RunPlan } from '../runbooks/prepare.ts';
 import { HOST_JOB_ATTEMPTS, hostQueueName, JobNames, RUN_JOB_ATTEMPTS, RUNS_QUEUE, type RunEvent, type RunJobData, type RunRequestData } from './jobs.ts';
 import { keyPrefix, type RedisHandle, redisLost } from './redis.ts';
 import { RedisWatch, within } from './redis-watch.ts';
+import { ageText, removedByRetention } from './retention.ts';
 import { type RunRecord, RunStore } from './store.ts';
 
 /** Options for {@link RunQueue}. */
@@ -20,6 +22,8 @@ export interface RunQueueOptions {
   redis: RedisHandle;
   /** Key prefix for BullMQ and Triage keys. Default `triage`. Tests use a unique one. In a Cluster it is put in a hash tag ({@link keyPrefix}). */
   prefix?: string;
+  /** The config's `retention:` (BullMQ's removeOnComplete/removeOnFail come from `jobs`). Default: its defaults. */
+  retention?: RetentionConfig;
 }
 
 /** Options for {@link RunQueue.submit}. */
@@ -44,6 +48,7 @@ export class RunQueue {
   private readonly flow: FlowProducer;
   private readonly redis: RedisHandle;
   private readonly blocking: Redis[] = [];
+  private readonly jobKeep: { removeOnComplete: { age: number; count: number }; removeOnFail: { age: number; count: number } };
 
   constructor(o: RunQueueOptions) {
     this.redis = o.redis;
@@ -52,6 +57,9 @@ export class RunQueue {
     this.conn.on('error', () => {});
     this.store = new RunStore(this.conn, this.prefix);
     this.flow = new FlowProducer({ connection: this.conn, prefix: this.prefix });
+    const jobs = retentionPolicy(o.retention).jobs;
+    const bull = (k: Keep) => ({ age: Math.ceil(k.maxAgeMs / 1000), count: k.maxCount });
+    this.jobKeep = { removeOnComplete: bull(jobs.completed), removeOnFail: bull(jobs.failed) };
   }
 
   /**
@@ -80,7 +88,7 @@ export class RunQueue {
       name: JobNames.run,
       queueName: RUNS_QUEUE,
       data,
-      opts: { jobId: runId, attempts: RUN_JOB_ATTEMPTS, backoff: { type: 'fixed', delay: 500 }, removeOnComplete: { age: 86_400 }, removeOnFail: { age: 7 * 86_400 } },
+      opts: { jobId: runId, attempts: RUN_JOB_ATTEMPTS, backoff: { type: 'fixed', delay: 500 }, ...this.jobKeep },
       children: plan.hosts.map((h) => ({
         name: JobNames.host,
         queueName: hostQueueName(h.zone ?? 'default'),
@@ -90,8 +98,7 @@ export class RunQueue {
           attempts: HOST_JOB_ATTEMPTS,
           backoff: { type: 'fixed', delay: 500 },
           ignoreDependencyOnFailure: true,
-          removeOnComplete: { age: 86_400 },
-          removeOnFail: { age: 7 * 86_400 },
+          ...this.jobKeep,
         },
       })),
     });
@@ -99,11 +106,18 @@ export class RunQueue {
     return { runId, duplicate: false };
   }
 
-  /** The stored run, or `RUN_NOT_FOUND`. */
+  /** The stored run, or `RUN_NOT_FOUND` (saying so when retention removed it). */
   async status(runId: string): Promise<RunRecord> {
     const r = await this.store.get(runId);
-    if (!r) throw new TriageError('RUN_NOT_FOUND', `no run "${runId.slice(0, 40)}"`, { fix: 'run ids look like r_… (see /status for recent runs)' });
-    return r;
+    if (r) return r;
+    const removed = await removedByRetention(this.conn, this.prefix, runId);
+    if (removed) {
+      const why = removed.keep ? ` (runs are kept ${ageText(removed.keep.maxAgeMs)}, at most the newest ${removed.keep.maxCount})` : '';
+      throw new TriageError('RUN_NOT_FOUND', `run ${runId.slice(0, 40)} was removed by retention on ${new Date(removed.atMs).toISOString()}${why}`, {
+        fix: 'run it again for a fresh result; to keep runs longer, raise retention.runs.maxAge / maxCount in the config',
+      });
+    }
+    throw new TriageError('RUN_NOT_FOUND', `no run "${runId.slice(0, 40)}"`, { fix: 'run ids look like r_… (see /status for recent runs)' });
   }
 
   /** Recent runs, newest first. */

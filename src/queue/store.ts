@@ -13,13 +13,15 @@ import type { Redis } from 'ioredis';
 import type { RunResult, StepResult } from '../runbooks/result.ts';
 import type { RunEvent, RunJobData, RunState } from './jobs.ts';
 
-/** Run keys live this long after the run ends. */
-const RETENTION_S = 7 * 24 * 3600;
+/** Run keys live this long after the run ends, unless told otherwise (retention usually removes them first; see retention.ts). */
+const RETENTION_S = 31 * 24 * 3600;
+/** Default cap on one run's event stream (`XADD MAXLEN ~`). */
+const EVENTS_MAX_LEN = 10_000;
 const TERMINAL: RunState[] = ['done', 'cancelled', 'failed'];
 
 const RECORD_STEP = `
 if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
-  redis.call('XADD', KEYS[2], '*', 'type', 'step', 'host', ARGV[3], 'data', ARGV[2], 'at', ARGV[4])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[5], '*', 'type', 'step', 'host', ARGV[3], 'data', ARGV[2], 'at', ARGV[4])
   return 1
 end
 return 0`;
@@ -30,7 +32,7 @@ if not cur then return 0 end
 if cur == 'done' or cur == 'cancelled' or cur == 'failed' or cur == ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'state', ARGV[1], 'updatedAt', ARGV[2])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'reason', ARGV[3]) end
-redis.call('XADD', KEYS[2], '*', 'type', 'state', 'state', ARGV[1], 'at', ARGV[2], 'reason', ARGV[3])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'type', 'state', 'state', ARGV[1], 'at', ARGV[2], 'reason', ARGV[3])
 return 1`;
 
 const FINALIZE = `
@@ -55,10 +57,22 @@ export interface RunRecord extends RunJobData {
 
 /** Reads and writes run state under one key prefix. */
 export class RunStore {
+  private readonly ttlS: number;
+  private readonly eventsMaxLen: number;
+
+  /**
+   * `ttlS`: how long a finished run's keys live at most (default 31 days; set
+   * it a little past `retention.runs.maxAge`). `eventsMaxLen`: cap on one
+   * run's event stream (default 10 000).
+   */
   constructor(
     readonly redis: Redis,
     readonly prefix: string,
-  ) {}
+    o: { ttlS?: number; eventsMaxLen?: number } = {},
+  ) {
+    this.ttlS = Math.max(60, Math.ceil(o.ttlS ?? RETENTION_S));
+    this.eventsMaxLen = o.eventsMaxLen ?? EVENTS_MAX_LEN;
+  }
 
   key(runId: string, part?: 'steps' | 'events' | 'started'): string {
     return `${this.prefix}:run:${runId}${part ? `:${part}` : ''}`;
@@ -153,7 +167,7 @@ export class RunStore {
   /** Records that a host-changing step was approved and is about to run (before it runs). */
   async markStarted(runId: string, host: string, stepId: string): Promise<void> {
     const k = this.key(runId, 'started');
-    await this.redis.multi().hset(k, `${host}\u0000${stepId}`, new Date().toISOString()).expire(k, RETENTION_S).exec();
+    await this.redis.multi().hset(k, `${host}\u0000${stepId}`, new Date().toISOString()).expire(k, this.ttlS).exec();
   }
 
   /** Host-changing steps of one host that were approved and started (finished or not). */
@@ -164,13 +178,13 @@ export class RunStore {
 
   /** Records a finished step once; returns false when it was already recorded. */
   async recordStep(runId: string, host: string, step: StepResult): Promise<boolean> {
-    const r = await this.redis.eval(RECORD_STEP, 2, this.key(runId, 'steps'), this.key(runId, 'events'), `${host}\u0000${step.id}`, JSON.stringify(step), host, new Date().toISOString());
+    const r = await this.redis.eval(RECORD_STEP, 2, this.key(runId, 'steps'), this.key(runId, 'events'), `${host}\u0000${step.id}`, JSON.stringify(step), host, new Date().toISOString(), String(this.eventsMaxLen));
     return r === 1;
   }
 
   /** Moves a run to `state` unless it already ended. */
   async setState(runId: string, state: RunState, reason = ''): Promise<boolean> {
-    return (await this.redis.eval(SET_STATE, 2, this.key(runId), this.key(runId, 'events'), state, new Date().toISOString(), reason)) === 1;
+    return (await this.redis.eval(SET_STATE, 2, this.key(runId), this.key(runId, 'events'), state, new Date().toISOString(), reason, String(this.eventsMaxLen))) === 1;
   }
 
   /** Publishes the one final result; later calls (a retried parent) do nothing and return false. */
@@ -186,14 +200,14 @@ export class RunStore {
       state,
       new Date().toISOString(),
       reason,
-      String(RETENTION_S),
+      String(this.ttlS),
     );
     return r === 1;
   }
 
   /** Appends an approval request event. */
   async announceApproval(runId: string, host: string, stepId: string, title: string): Promise<void> {
-    await this.redis.xadd(this.key(runId, 'events'), '*', 'type', 'approval', 'host', host, 'step', stepId, 'data', title, 'at', new Date().toISOString());
+    await this.redis.xadd(this.key(runId, 'events'), 'MAXLEN', '~', this.eventsMaxLen, '*', 'type', 'approval', 'host', host, 'step', stepId, 'data', title, 'at', new Date().toISOString());
   }
 
   async isEnded(runId: string): Promise<boolean> {

@@ -28,6 +28,7 @@
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { LoadedConfig } from '../config.ts';
+import { retentionPolicy } from '../config/redis.ts';
 import { isTriageError } from '../errors.ts';
 import { publishRunEnd, publishStep } from '../ops/events.ts';
 import type { Executor } from '../executors/executor.ts';
@@ -55,6 +56,7 @@ import {
 import { HostSlots } from './host-slots.ts';
 import { keyPrefix, type RedisHandle, redisLost } from './redis.ts';
 import { RedisWatch, within } from './redis-watch.ts';
+import { type RetentionOptions, type RetentionSweeper, type SweepReport, startRetention } from './retention.ts';
 import { RunStore } from './store.ts';
 
 /** Starting up gives up once Redis has been unreachable this long. */
@@ -84,11 +86,18 @@ export interface WorkerOptions {
   env?: NodeJS.ProcessEnv;
   /** Called for worker-level problems (logged by the CLI). */
   onError?: (err: Error) => void;
+  /**
+   * Retention sweeps (the config's `retention:`; see retention.ts): more
+   * collections to sweep (another module's history), or `false` for none.
+   */
+  retention?: false | { extra?: RetentionOptions['extra']; onSwept?: (r: SweepReport) => void };
 }
 
 /** A running worker. */
 export interface TriageWorker {
   readonly zones: string[];
+  /** The periodic retention sweep this worker takes part in (absent with `retention: false`). */
+  readonly retention?: RetentionSweeper;
   /**
    * Swaps in a reloaded config and runbooks: runs started after it use them
    * (a removed target is refused), runs in flight keep the plan they were
@@ -114,7 +123,9 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
   conn.on('error', report);
   conn.on('ready', report.reset);
   const watch = new RedisWatch(conn);
-  const store = new RunStore(conn, prefix);
+  const policy = retentionPolicy(o.config.config.retention);
+  // Keys outlive the age limit a little, so retention (which leaves a tombstone) usually removes them first.
+  const store = new RunStore(conn, prefix, { ttlS: policy.runs.maxAgeMs / 1000 + 86_400, eventsMaxLen: policy.events.maxLen });
   const executor = o.executor ?? createExecutor();
   const ownsExecutor = !o.executor;
   const zones = o.zones?.length ? o.zones : allZones(o.config);
@@ -402,9 +413,15 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
     throw redisLost(o.redis.url, watch.downForMs());
   }
 
+  const retention =
+    o.retention === false
+      ? undefined
+      : startRetention({ redis: conn, prefix, policy, up: () => watch.up, onError: report, ...(o.retention?.extra ? { extra: o.retention.extra } : {}), ...(o.retention?.onSwept ? { onSwept: o.retention.onSwept } : {}) });
+
   let closing$: Promise<void> | undefined;
   return {
     zones,
+    ...(retention ? { retention } : {}),
     reload(next) {
       config = next.config;
       library = next.library;
@@ -413,6 +430,7 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
     close(graceMs = 30_000) {
       closing$ ??= (async () => {
         closing = true;
+        await retention?.stop();
         const deadline = Date.now() + graceMs;
         for (const set of waitingApprovals.values()) for (const c of set) c.disconnect();
         const all = [...hostWorkers, runWorker];
