@@ -102,6 +102,7 @@ describe('triage sudoers', () => {
         '  - id: flush',
         '    title: flush the cache',
         '    changes: true',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a runbook template, written as the user would
         "    run: sudo -n systemctl reload ${{ target.service.name }} && echo done",
         '',
       ].join('\n'),
