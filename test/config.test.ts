@@ -94,7 +94,7 @@ targets:
     workdir: /srv/worker
     envFile: config/worker.env
 chat:
-  telegram: { token: env:TELEGRAM_BOT_TOKEN, allowedChats: [-1001234, "@oncall_room"] }
+  telegram: { token: env:TELEGRAM_BOT_TOKEN, allowedChats: [-1001234, "-1005550001"] }
   slack: { botToken: env:SLACK_BOT_TOKEN, signingSecret: file:secrets/slack-signing }
 access:
   roles: { operator: [slack:U999] }
@@ -127,7 +127,7 @@ describe('a valid config', () => {
       token: 'env:TELEGRAM_BOT_TOKEN',
       mode: 'polling',
       apiRoot: 'https://api.telegram.org',
-      allowedChats: [-1001234, '@oncall_room'],
+      allowedChats: [-1001234, '-1005550001'],
     });
     expect(config.chat?.slack).toMatchObject({
       port: 3000,
@@ -192,6 +192,13 @@ describe('mistakes name the file, the path, the line and the fix', () => {
     const err = only(errorsOf(() => parseConfig(text, 'triage.yaml', {})), 'targets.wushipay.hosts.1');
     expect(err.message).toMatch(/unknown host 'web3' — did you mean 'web1'\?/);
     expect(err.fix).toBe('use one of the hosts defined under hosts: web1, web2, local');
+  });
+
+  it('an @name in telegram.allowedChats is refused: Telegram only sends numeric chat ids, so it would never match', () => {
+    const text = FULL.replace('allowedChats: [-1001234, "-1005550001"]', 'allowedChats: [-1001234, "@oncall_room"]');
+    const err = only(errorsOf(() => parseConfig(text, 'triage.yaml', {})), 'chat.telegram.allowedChats.1');
+    expect(err.message).toMatch(/an @name never matches/);
+    expect(err.fix).toMatch(/numeric chat id/);
   });
 
   it('an inline secret is refused without echoing it', () => {

@@ -521,7 +521,12 @@ const TelegramWebhookSchema = z
   .strict();
 export type TelegramWebhookConfig = z.infer<typeof TelegramWebhookSchema>;
 
-const BAD_CHAT = say('not a Telegram chat id', 'write the numeric chat id (e.g. -1001234) or @channelname');
+const BAD_CHAT = say('not a Telegram chat id', 'write the numeric chat id (e.g. -1001234)');
+/** Telegram delivers every update with the chat's numeric id, so an `@name` here would never match. */
+const AT_CHAT = say(
+  'an @name never matches: Telegram identifies chats by numeric id',
+  'write the numeric chat id instead (type /help in the chat: the refusal names its id)',
+);
 
 /**
  * Telegram. `mode` is accepted as `polling`, as `webhook` with a sibling
@@ -547,10 +552,18 @@ export const TelegramSchema = z
     /** Chats the bot answers in. Default `[]`. */
     allowedChats: z
       .array(
-        z.union([z.number().int(), z.string().regex(/^(-?\d+|@[A-Za-z0-9_]{4,})$/, BAD_CHAT)], { error: BAD_CHAT }),
+        z.union(
+          [
+            z.number().int(),
+            z.string().superRefine((v, ctx) => {
+              if (!/^-?\d+$/.test(v)) ctx.addIssue({ code: 'custom', message: v.startsWith('@') ? AT_CHAT : BAD_CHAT });
+            }),
+          ],
+          { error: BAD_CHAT },
+        ),
       )
       .default([])
-      .describe("Chats the bot answers in: numeric chat ids (groups are negative, e.g. `-1001234`) or `@channelname`."),
+      .describe("Chats the bot answers in: numeric chat ids (groups are negative, e.g. `-1001234`)."),
   })
   .strict()
   .superRefine((t: Raw, ctx) => {
