@@ -13,6 +13,11 @@ import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LocalExecutor } from '../../src/executors/local.ts';
+import { diagnose, runHost, runRunbook } from '../../src/runbooks/engine.ts';
+import { parseRunbook } from '../../src/runbooks/loader.ts';
+import type { ApprovalAnswer } from '../../src/runbooks/remediation.ts';
+import type { StepResult } from '../../src/runbooks/result.ts';
 import { type AppHandle, startApp } from '../support/apps.ts';
 import { runCli } from '../support/cli.ts';
 import { type NginxHandle, startNginx } from '../support/nginx.ts';
@@ -303,5 +308,60 @@ describe("a runbook's remedies are checked when it is linted", () => {
   it('a well-formed remedy lints clean', async () => {
     const good = await lint('good', rb({ recheck: ['check'] }));
     expect(good.code, `${good.stdout}\n${good.stderr}`).toBe(0);
+  });
+});
+
+describe('the engine runs a fix only on an explicit approval, and never again after a crash interrupted it', () => {
+  // The app is up while its "up" file exists; the fix creates it and appends to a log, so every run of it is counted.
+  const RUNBOOK = `
+name: fixit
+description: one check and its fix
+steps:
+  - { id: check, title: the app is up, run: "test -f \${{ target.workdir }}/up || { echo down; exit 3; }" }
+  - { id: fix, title: start the app, changes: true, recheck: [check], settle: 1s, run: "echo ran >> \${{ target.workdir }}/fix.log; touch \${{ target.workdir }}/up" }
+findings:
+  - { code: service-down, title: the app is down, when: "check.status == 'fail'", fix: start it, remedy: fix }
+`;
+  const executor = new LocalExecutor();
+  afterAll(() => executor.close());
+
+  const run = async (name: string, approve?: (stepId: string) => Promise<ApprovalAnswer>, done?: StepResult[]) => {
+    const workdir = join(dir, name);
+    await fsp.mkdir(workdir, { recursive: true });
+    const runbook = parseRunbook(RUNBOOK, 'fixit.yaml').runbook;
+    const ran = () => fsp.readFile(join(workdir, 'fix.log'), 'utf8').then((t) => t.split('\n').filter(Boolean).length, () => 0);
+    if (done) {
+      // Resuming: the checks and the fix's start were recorded before the crash; hand them over as `done`.
+      const r = await runRunbook({ runId: 'r_test0002', runbook, target: { name: 'shop', workdir }, hosts: [{ name: 'web1', address: 'local' }], params: {}, executor });
+      done.unshift(...r.hosts[0]!.steps.filter((x) => x.id === 'check'));
+    }
+    const host = await runHost({ runbook, target: { name: 'shop', workdir }, host: { name: 'web1', address: 'local' }, params: {}, executor, done, ...(approve ? { approve: (st) => approve(st.id) } : {}) });
+    const result = diagnose({ runId: 'r_test0003', runbook, target: { name: 'shop', workdir }, hostSpecs: [{ name: 'web1', address: 'local' }], params: {}, hosts: [host], startedAt: new Date().toISOString(), durationMs: 1 });
+    return { result, runs: await ran() };
+  };
+
+  it('an answer that is not an explicit yes runs nothing; a yes records who gave it', async () => {
+    const vague = await run('vague', async () => ({ by: 'tg:42' }) as unknown as ApprovalAnswer);
+    expect(vague.runs).toBe(0);
+    expect(vague.result.remediation?.[0]).toMatchObject({ outcome: 'needs-approval', ran: false });
+    const refused = await run('refused', async () => ({ approved: false, reason: 'refused by slack:U9' }));
+    expect(refused.runs).toBe(0);
+    expect(refused.result.remediation?.[0]).toMatchObject({ outcome: 'needs-approval', reason: 'refused by slack:U9' });
+    const yes = await run('yes', async () => ({ approved: true, by: 'slack:U999' }));
+    expect(yes.runs).toBe(1);
+    expect(yes.result.remediation?.[0]).toMatchObject({ outcome: 'worked', worked: true, approvedBy: 'slack:U999', recheck: [{ id: 'check', before: 'fail', after: 'pass' }] });
+    expect(yes.result.hosts[0]!.steps.find((x) => x.id === 'fix')).toMatchObject({ status: 'pass', approvedBy: 'slack:U999' });
+  });
+
+  it('a fix a crash interrupted (recorded as such by the worker) is not run again: the result says so', async () => {
+    const interrupted: StepResult = { id: 'fix', title: 'start the app', status: 'error', exitCode: null, durationMs: 0, output: '', reason: 'interrupted; not re-run without a new approval', errorCode: 'RUN_FAILED' };
+    let asked = 0;
+    const r = await run('crashed', async () => {
+      asked++;
+      return { approved: true, by: 'tg:42' };
+    }, [interrupted]);
+    expect(r.runs).toBe(0);
+    expect(asked).toBe(0);
+    expect(r.result.remediation?.[0]).toMatchObject({ outcome: 'interrupted', ran: false, worked: null, reason: 'interrupted; not re-run without a new approval' });
   });
 });
