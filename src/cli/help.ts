@@ -122,7 +122,7 @@ export const COMMANDS: CommandHelp[] = [
   },
   {
     name: 'worker',
-    usage: 'triage worker [--concurrency N] [--per-host N] [--zone Z ...] [--config FILE] [--grace 30s]',
+    usage: 'triage worker [--concurrency N] [--per-host N] [--zone Z ...] [--config FILE] [--grace 30s] [--metrics-port N] [--log-level LEVEL]',
     summary: 'A long-running queue worker that runs steps on the hosts of its zones; start more (same Redis) to scale out.',
     details: ['SIGTERM or Ctrl-C finishes in-flight work (up to --grace), then hands the rest back to other workers.', RELOAD_DETAIL],
     flags: [
@@ -138,7 +138,7 @@ export const COMMANDS: CommandHelp[] = [
   },
   {
     name: 'bot',
-    usage: 'triage bot [--config FILE] [--console] [--no-worker] [--runbooks DIR]',
+    usage: 'triage bot [--config FILE] [--console] [--no-worker] [--runbooks DIR] [--metrics-port N] [--log-level LEVEL]',
     summary: 'The chat bot: serves Telegram and/or Slack as configured under `chat:`, with an embedded worker.',
     details: [RELOAD_DETAIL],
     flags: [
