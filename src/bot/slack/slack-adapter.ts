@@ -1,6 +1,7 @@
 /**
- * The Slack transport (@slack/bolt): slash commands and button clicks in,
- * Web API calls out. Transport only — it acks, turns payloads into
+ * The Slack transport (@slack/bolt): slash commands, button clicks and
+ * `@Triage …` mentions (the `app_mention` event, a thread's command) in, Web
+ * API calls out. Transport only — it acks, turns payloads into
  * {@link IncomingCommand}s (see `incoming.ts`), renders {@link ChatMessage}s
  * as Block Kit (see `render.ts`) and maps Slack's errors to ours.
  *
@@ -15,15 +16,16 @@
  * to try again.
  *
  * Deliberately left out: access control (ids pass through), OAuth installs
- * (one workspace, one bot token), events other than slash commands and
- * buttons, and dropping Slack's retries (the core dedupes on the delivery id).
+ * (one workspace, one bot token), events other than `app_mention` (no
+ * message history is read), and dropping Slack's retries (the core dedupes on the delivery id).
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, type Logger, LogLevel, webApi } from '@slack/bolt';
 import { TriageError } from '../../errors.ts';
-import { redact } from '../../redact.ts';
-import { type ChatAdapter, type ChatFile, type IncomingCommand, RateLimitedError } from '../adapter.ts';
+import type { ChatAdapter, ChatFile } from '../adapter.ts';
+import { createDispatch } from '../dispatch.ts';
+import { type PlatformErrors, platformCall, platformError } from '../platform-call.ts';
 import { type BlockActionsPayload, commandFromClick, commandFromMention, commandFromSlash, type MentionEvent, type SlashCommandPayload } from './incoming.ts';
 import { renderSlack, SLACK_MAX_SECTION } from './render.ts';
 
@@ -71,36 +73,31 @@ const FIXES: Record<string, string> = {
   invalid_auth: 'check chat.slack.botToken: it must be the xoxb- token of this workspace',
   not_authed: 'check chat.slack.botToken: it must be the xoxb- token of this workspace',
   token_revoked: 'reinstall the app and update chat.slack.botToken',
-  missing_scope: 'add the missing OAuth scope (chat:write, files:write, commands) and reinstall the app',
+  missing_scope: 'add the missing OAuth scope (chat:write, files:write, commands, app_mentions:read) and reinstall the app',
   invalid_blocks: 'a message broke a Block Kit limit; please report it with the run id',
 };
 
-/** Maps a Web API failure to a RateLimitedError (429) or a CHAT_DELIVERY TriageError. */
-export function slackError(err: unknown, method: string): Error {
-  if (err instanceof RateLimitedError || err instanceof TriageError) return err;
-  const e = err as { code?: string; retryAfter?: number; data?: { error?: string; response_metadata?: { messages?: string[] } }; message?: string };
-  if (e?.code === webApi.ErrorCode.RateLimitedError) return new RateLimitedError(Math.max(0, e.retryAfter ?? 1) * 1000);
-  if (e?.code === webApi.ErrorCode.PlatformError) {
+/** How Slack's Web API client reports failures: a rate-limited error with `retryAfter`, or a platform error naming Slack's `error`. */
+const SLACK_ERRORS: PlatformErrors = {
+  name: 'Slack',
+  retryAfterSeconds(err) {
+    const e = err as { code?: string; retryAfter?: number } | undefined;
+    return e?.code === webApi.ErrorCode.RateLimitedError ? (e.retryAfter ?? 1) : undefined;
+  },
+  refusal(err) {
+    const e = err as { code?: string; data?: { error?: string; response_metadata?: { messages?: string[] } } } | undefined;
+    if (e?.code !== webApi.ErrorCode.PlatformError) return undefined;
     const error = e.data?.error ?? 'unknown_error';
     const detail = e.data?.response_metadata?.messages?.join('; ');
-    return new TriageError('CHAT_DELIVERY', redact(`Slack ${method} failed: ${error}${detail ? ` (${detail})` : ''}`), {
-      fix: FIXES[error] ?? 'see the Slack API error above',
-      cause: err,
-    });
-  }
-  return new TriageError('CHAT_DELIVERY', redact(`Slack ${method} failed: ${e?.message ?? String(err)}`), {
-    fix: 'check that the Slack API (chat.slack.apiUrl) is reachable from this machine',
-    cause: err,
-  });
-}
+    return { reason: `${error}${detail ? ` (${detail})` : ''}`, fix: FIXES[error] ?? 'see the Slack API error above' };
+  },
+  unreachableFix: 'check that the Slack API (chat.slack.apiUrl) is reachable from this machine',
+};
 
-async function call<T>(method: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw slackError(err, method);
-  }
-}
+/** Maps a Web API failure to a RateLimitedError (429) or a CHAT_DELIVERY TriageError. */
+export const slackError = (err: unknown, method: string): Error => platformError(SLACK_ERRORS, err, method);
+
+const call = platformCall(SLACK_ERRORS);
 
 /** Bolt's logger interface over ours: warnings and errors only. */
 function boltLogger(logger: Pick<Console, 'warn' | 'error'>): Logger {
@@ -136,36 +133,23 @@ export function createSlackAdapter(o: SlackAdapterOptions): SlackAdapter {
     ...(socket ? { socketMode: true, appToken: o.appToken, installerOptions: { clientOptions } } : {}),
   });
   const client = app.client;
-  const inflight = new Set<Promise<void>>();
-  let onCommand: ((cmd: IncomingCommand) => Promise<void>) | undefined;
+  const commands = createDispatch({ platform: 'slack', logger });
   let running = false;
   let address: AddressInfo | undefined;
 
-  const dispatch = async (cmd: IncomingCommand): Promise<void> => {
-    const handler = onCommand;
-    if (!handler) return;
-    const p = handler(cmd).catch((err: unknown) => logger.error(`triage: slack: command ${JSON.stringify(cmd.text)} failed:`, err));
-    inflight.add(p);
-    try {
-      await p;
-    } finally {
-      inflight.delete(p);
-    }
-  };
-
   app.command(/^\/.+/, async ({ command, ack }) => {
     await ack();
-    await dispatch(commandFromSlash(command as SlashCommandPayload));
+    await commands.dispatch(commandFromSlash(command as SlashCommandPayload));
   });
   app.action(/.*/, async ({ ack, body }) => {
     await ack();
     const cmd = commandFromClick(body as unknown as BlockActionsPayload);
-    if (cmd) await dispatch(cmd);
+    if (cmd) await commands.dispatch(cmd);
   });
   // Slack has no slash commands in threads: `@Triage note …` written in a thread is the thread's command.
   app.event('app_mention', async ({ event, body }) => {
     const cmd = commandFromMention(event as unknown as MentionEvent, String((body as { event_id?: string }).event_id ?? (event as { event_ts?: string }).event_ts ?? ''));
-    if (cmd) await dispatch(cmd);
+    if (cmd) await commands.dispatch(cmd);
   });
   app.error(async (err) => {
     logger.error('triage: slack: request failed:', err);
@@ -181,7 +165,7 @@ export function createSlackAdapter(o: SlackAdapterOptions): SlackAdapter {
 
     async start(handler) {
       if (running) throw new TriageError('INTERNAL', 'the Slack adapter is already started', { fix: 'call stop() before starting it again' });
-      onCommand = handler;
+      commands.open(handler);
       // auth.test: a wrong token fails here, with a fix, instead of on the first command.
       await call('auth.test', () => app.init());
       if (socket) {
@@ -197,8 +181,7 @@ export function createSlackAdapter(o: SlackAdapterOptions): SlackAdapter {
       if (!running) return;
       running = false;
       await app.stop().catch((err: unknown) => logger.warn(`triage: slack: stop: ${String(err)}`));
-      await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => setTimeout(r, 10_000).unref())]);
-      onCommand = undefined;
+      await commands.close();
       address = undefined;
     },
 

@@ -24,15 +24,9 @@ import type { AddressInfo } from 'node:net';
 import { Input, Telegraf, TelegramError } from 'telegraf';
 import type { BotCommand, Update } from 'telegraf/types';
 import { TriageError } from '../../errors.ts';
-import { redact } from '../../redact.ts';
-import {
-  type ChatAdapter,
-  type ChatFile,
-  type ChatMessage,
-  type IncomingCommand,
-  type MessageRef,
-  RateLimitedError,
-} from '../adapter.ts';
+import type { ChatAdapter, ChatFile, ChatMessage, MessageRef } from '../adapter.ts';
+import { createDispatch } from '../dispatch.ts';
+import { type PlatformErrors, platformCall, platformError } from '../platform-call.ts';
 import { commandFromUpdate, parseThread, type TelegramThread, topicThread } from './incoming.ts';
 import { TELEGRAM_COMMAND_MENU } from './menu.ts';
 import { renderCaption, renderTelegram, TELEGRAM_MAX_TEXT } from './render.ts';
@@ -97,11 +91,12 @@ function chatIdOf(room: string): number {
   return Number(m[1]);
 }
 
-/** Maps a telegraf failure to a RateLimitedError (429) or a CHAT_DELIVERY TriageError. */
-export function telegramError(err: unknown, method: string): Error {
-  if (err instanceof RateLimitedError || err instanceof TriageError) return err;
-  if (err instanceof TelegramError) {
-    if (err.code === 429) return new RateLimitedError(Math.max(0, err.parameters?.retry_after ?? 1) * 1000);
+/** How Telegram reports failures: 429 with `retry_after`, or an error code with a description. */
+const TELEGRAM_ERRORS: PlatformErrors = {
+  name: 'Telegram',
+  retryAfterSeconds: (err) => (err instanceof TelegramError && err.code === 429 ? (err.parameters?.retry_after ?? 1) : undefined),
+  refusal(err) {
+    if (!(err instanceof TelegramError)) return undefined;
     const fix =
       err.code === 401
         ? 'check the bot token (chat.telegram.token): ask @BotFather for the current one'
@@ -110,22 +105,15 @@ export function telegramError(err: unknown, method: string): Error {
           : /chat not found/i.test(err.description)
             ? 'check the chat id: add the bot to the chat and use the numeric id, e.g. -1001234567890'
             : 'see the Telegram Bot API description above';
-    return new TriageError('CHAT_DELIVERY', redact(`Telegram ${method} failed: ${err.code} ${err.description}`), { fix, cause: err });
-  }
-  const why = err instanceof Error ? err.message : String(err);
-  return new TriageError('CHAT_DELIVERY', redact(`Telegram ${method} failed: ${why}`), {
-    fix: 'check that the Telegram Bot API (chat.telegram.apiRoot) is reachable from this machine',
-    cause: err,
-  });
-}
+    return { reason: `${err.code} ${err.description}`, fix };
+  },
+  unreachableFix: 'check that the Telegram Bot API (chat.telegram.apiRoot) is reachable from this machine',
+};
 
-async function call<T>(method: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw telegramError(err, method);
-  }
-}
+/** Maps a telegraf failure to a RateLimitedError (429) or a CHAT_DELIVERY TriageError. */
+export const telegramError = (err: unknown, method: string): Error => platformError(TELEGRAM_ERRORS, err, method);
+
+const call = platformCall(TELEGRAM_ERRORS);
 
 const isNotModified = (err: unknown): boolean =>
   err instanceof TelegramError && err.code === 400 && /message is not modified/i.test(err.description);
@@ -164,8 +152,6 @@ export function createTelegramAdapter(o: TelegramAdapterOptions): TelegramAdapte
   /** delivery id → the user's command message, so a reply can quote it. */
   const commandMessage = new Map<string, number>();
   const clicks = new Map<string, PendingClick>();
-  const inflight = new Set<Promise<void>>();
-  let onCommand: ((cmd: IncomingCommand) => Promise<void>) | undefined;
   let launched: Promise<void> | undefined;
   let server: http.Server | undefined;
   let webhookAddress: AddressInfo | undefined;
@@ -183,21 +169,17 @@ export function createTelegramAdapter(o: TelegramAdapterOptions): TelegramAdapte
     return true;
   };
 
-  const dispatch = (cmd: IncomingCommand): void => {
-    const handler = onCommand;
-    if (!handler) return;
-    const p: Promise<void> = handler(cmd)
-      .catch((err: unknown) => logger.error(`triage: telegram: command ${JSON.stringify(cmd.text)} failed:`, err))
-      .finally(() => {
-        inflight.delete(p);
-        const click = clicks.get(cmd.deliveryId);
-        if (!click) return;
-        // The core's private replies go out through its outbox just after it returns: give them a moment.
-        clearTimeout(click.timer);
-        click.timer = setTimeout(() => answerClick(cmd.deliveryId), answerGraceMs);
-      });
-    inflight.add(p);
-  };
+  const commands = createDispatch({
+    platform: 'telegram',
+    logger,
+    afterEach(cmd) {
+      const click = clicks.get(cmd.deliveryId);
+      if (!click) return;
+      // The core's private replies go out through its outbox just after it returns: give them a moment.
+      clearTimeout(click.timer);
+      click.timer = setTimeout(() => answerClick(cmd.deliveryId), answerGraceMs);
+    },
+  });
 
   bot.use(async (ctx) => {
     const incoming = commandFromUpdate(ctx.update as Update, bot.botInfo?.username);
@@ -226,7 +208,7 @@ export function createTelegramAdapter(o: TelegramAdapterOptions): TelegramAdapte
       }
     }
     // Handed over without waiting, so one slow command never holds up the poll loop or the webhook response.
-    dispatch(cmd);
+    void commands.dispatch(cmd);
   });
   bot.catch((err) => logger.error('triage: telegram: update failed:', err));
 
@@ -301,7 +283,7 @@ export function createTelegramAdapter(o: TelegramAdapterOptions): TelegramAdapte
 
     async start(handler) {
       if (running) throw new TriageError('INTERNAL', 'the Telegram adapter is already started', { fix: 'call stop() before starting it again' });
-      onCommand = handler;
+      commands.open(handler);
       bot.botInfo = await call('getMe', () => api.getMe());
       try {
         await api.setMyCommands([...(o.commands ?? TELEGRAM_COMMAND_MENU)]);
@@ -353,9 +335,8 @@ export function createTelegramAdapter(o: TelegramAdapterOptions): TelegramAdapte
           s.closeAllConnections();
         });
       }
-      await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => setTimeout(r, 10_000).unref())]);
+      await commands.close();
       for (const id of [...clicks.keys()]) answerClick(id);
-      onCommand = undefined;
     },
 
     post(room, msg, opts) {
