@@ -6,17 +6,21 @@
  * What the manifest asks for is what the Slack adapter uses: slash commands
  * (`commands`), posting, editing and private replies (`chat.postMessage`,
  * `chat.update`, `chat.postEphemeral` → `chat:write`) and step logs as files
- * (`files.uploadV2` → `files:write`), buttons (interactivity). Every request
- * goes to one URL, `https://YOUR-HOST/slack/events` (Bolt's HTTP receiver);
- * with Socket Mode the URLs are unused.
+ * (`files.uploadV2` → `files:write`), buttons (interactivity), and the one
+ * event it handles, `app_mention` (`app_mentions:read`): Slack has no slash
+ * commands in threads, so `@Triage note …` written in a thread is the
+ * thread's command. Every request goes to one URL,
+ * `https://YOUR-HOST/slack/events` (Bolt's HTTP receiver); with Socket Mode
+ * the URLs are unused.
  *
- * Deliberately left out: event subscriptions and any scope to read messages —
- * Triage reacts to slash commands and button clicks only.
+ * Deliberately left out: every other event and any scope to read messages or
+ * history — Triage sees only slash commands, button clicks and messages that
+ * mention it.
  */
 import { stringify } from 'yaml';
 import { COMMANDS } from '../bot/commands.ts';
 
-/** Where Slack sends slash commands and clicks; replace YOUR-HOST. */
+/** Where Slack sends slash commands, clicks and events; replace YOUR-HOST. */
 export const SLACK_REQUEST_URL = 'https://YOUR-HOST/slack/events';
 
 /** Bot token scopes, each with the Web API methods that need it. */
@@ -24,7 +28,11 @@ export const SLACK_BOT_SCOPES: Record<string, string[]> = {
   commands: ['slash commands'],
   'chat:write': ['chat.postMessage', 'chat.update', 'chat.postEphemeral'],
   'files:write': ['files.uploadV2'],
+  'app_mentions:read': ['the app_mention event'],
 };
+
+/** Bot events the Slack adapter handles (`app.event(...)` in src/bot/slack/slack-adapter.ts), each sent to {@link SLACK_REQUEST_URL}. */
+export const SLACK_BOT_EVENTS: readonly string[] = ['app_mention'];
 
 /** The manifest as data. */
 export function slackManifest(): Record<string, unknown> {
@@ -49,6 +57,7 @@ export function slackManifest(): Record<string, unknown> {
     },
     oauth_config: { scopes: { bot: Object.keys(SLACK_BOT_SCOPES) } },
     settings: {
+      event_subscriptions: { request_url: SLACK_REQUEST_URL, bot_events: [...SLACK_BOT_EVENTS] },
       interactivity: { is_enabled: true, request_url: SLACK_REQUEST_URL },
       org_deploy_enabled: false,
       socket_mode_enabled: false,
