@@ -198,6 +198,8 @@ export class RunQueue {
         try {
           events = await guarded(this.store.events(runId, last, 1000, conn));
           if (!events.length && ++quiet % 5 === 0 && !(await guarded(conn.exists(this.store.key(runId))))) {
+            // Gone because retention removed it (it had ended): say that, not "lost".
+            if (await guarded(removedByRetention(conn, this.prefix, runId))) await guarded(this.status(runId));
             throw new TriageError('RUN_FAILED', `run ${runId} is gone from Redis (was Redis restarted without persistence?)`, {
               fix: 'run it again; give Redis persistence (appendonly yes) to keep runs across restarts',
             });

@@ -222,7 +222,7 @@ export interface RetentionOptions {
 }
 
 /**
- * Sweeps every `policy.everyMs` (first one soon after start). One worker per
+ * Sweeps every `policy.everyMs` (the first one `everyMs` after start). One worker per
  * interval does it: the sweep takes a lock `P:retention:lock` for the interval.
  */
 export function startRetention(o: RetentionOptions): RetentionSweeper {
@@ -250,15 +250,12 @@ export function startRetention(o: RetentionOptions): RetentionSweeper {
   const tick = () => {
     run(false).catch((e: Error) => o.onError?.(e));
   };
-  const first = setTimeout(tick, Math.min(5000, o.policy.everyMs));
   const timer = setInterval(tick, o.policy.everyMs);
-  first.unref();
   timer.unref();
   return {
     sweepNow: () => run(true),
     async stop() {
       stopped = true;
-      clearTimeout(first);
       clearInterval(timer);
       // A sweep caught by Redis going away would wait for it: let it go after a moment.
       await within(running?.catch(() => null) ?? Promise.resolve(null), 1000, null);

@@ -49,7 +49,7 @@ export async function queueWorld(o: { config: object; runbooks: Record<string, o
   const loaded = parseConfig(text, configPath);
   const library = RunbookLibrary.load({ dirs: [runbookDir] });
   const redis = o.redis ?? (await connectRedis({ url: 'redis://127.0.0.1:6379' }));
-  const queue = new RunQueue({ redis, prefix });
+  const queue = new RunQueue({ redis, prefix, retention: loaded.config.retention });
   const workers: TriageWorker[] = [];
   return {
     prefix,
