@@ -1,22 +1,35 @@
 # syntax=docker/dockerfile:1
 # Triage: one image for the bot and the workers (docs/deploy.md).
 #
-# There is no compile step yet: bin/triage.js runs the TypeScript sources
-# through tsx (a runtime dependency), exactly as `npx triage` does in a
-# checkout. The build stage installs the production dependencies only; the
-# runtime stage copies them with the sources and runs as the unprivileged
-# `node` user.
+# build:    all dependencies from the lockfile, then `npm run build`
+#           (tsc: src/ -> dist/, plus the runbook YAML and probe scripts).
+# deps:     production dependencies only (`npm ci --omit=dev`).
+# runtime:  those dependencies + dist/, run as the unprivileged `node` user.
+#           bin/triage.js runs dist/ when its stamp matches src/ (else it
+#           would fall back to tsx on src/), so src/ ships too and the stamp
+#           is written again here, then checked.
 
-# ---- build: production dependencies, from the lockfile ----
+# ---- build: compile to dist/ ----
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+# --ignore-scripts: `prepare` would build before the sources are here; the build runs once, below.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY bin ./bin
+COPY src ./src
+RUN npm run build
+
+# ---- deps: production dependencies, from the lockfile ----
+FROM node:20-bookworm-slim AS deps
+WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# No scripts: `prepare` (the build) needs the dev dependencies left out here.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 # ---- runtime ----
 FROM node:20-bookworm-slim AS runtime
-# openssh-client: ssh-keygen for the compose `keys` service; the SSH client
-# itself is ssh2 (pure JS). tini reaps children and forwards SIGTERM so a
+# openssh-client: ssh-keygen for the compose `keys` service (the SSH client
+# itself is ssh2, pure JS). tini reaps children and forwards SIGTERM, so a
 # worker can finish its in-flight steps (`triage worker --grace`).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends openssh-client ca-certificates tini \
@@ -24,11 +37,18 @@ RUN apt-get update \
 ENV NODE_ENV=production \
     TRIAGE_CONFIG=/etc/triage/triage.yaml
 WORKDIR /app
-COPY --from=build /app/node_modules ./node_modules
 COPY package.json package-lock.json ./
+COPY --from=deps /app/node_modules ./node_modules
 COPY bin ./bin
-COPY src ./src
+COPY --from=build /app/src ./src
+COPY --from=build /app/dist ./dist
 COPY examples ./examples
+# dist/ was built from exactly this src/; a copy between stages need not keep
+# the mtimes the stamp records, so stamp it again, and refuse an image that
+# would run the sources instead.
+RUN node --input-type=module -e "import { srcKey } from './bin/src-key.js'; import { writeFileSync } from 'node:fs'; writeFileSync('dist/build-stamp.json', JSON.stringify({ src: srcKey('/app/src/'), builtAt: new Date().toISOString() }) + '\n');" \
+    && node --input-type=module -e "import { srcKey } from './bin/src-key.js'; import { readFileSync } from 'node:fs'; const s = JSON.parse(readFileSync('dist/build-stamp.json', 'utf8')); if (!s.src || s.src !== srcKey('/app/src/')) { console.error('dist/ does not match src/'); process.exit(1); }" \
+    && test -f dist/cli.js && test -d dist/runbooks/builtin/probes
 # /keys: where the compose `keys` service writes the SSH key (a new named volume takes this owner).
 RUN install -d -o node -g node /keys /etc/triage
 USER node

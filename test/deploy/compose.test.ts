@@ -191,8 +191,16 @@ describe('the Triage image', () => {
     expect(dockerfile).toMatch(/^ENTRYPOINT \[.*"node", "bin\/triage\.js"\]$/m);
     // A build script (compiled JS in dist/) must be used by the image as soon as there is one.
     const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
-    if (pkg.scripts.build) expect(dockerfile).toMatch(/npm run build/);
-    else expect(dockerfile).toMatch(/tsx/);
+    if (pkg.scripts.build) {
+      expect(dockerfile).toMatch(/^RUN npm run build$/m);
+      expect(dockerfile).toMatch(/^COPY --from=build \/app\/dist \.\/dist$/m);
+      // bin/triage.js runs dist/ only while its stamp matches src/: the image ships src/ and re-stamps, then checks.
+      expect(dockerfile).toMatch(/^COPY --from=build \/app\/src \.\/src$/m);
+      expect(dockerfile).toMatch(/srcKey\('\/app\/src\/'\)/);
+      expect(fs.readFileSync(path.join(ROOT, 'bin/triage.js'), 'utf8')).toMatch(/dist\/build-stamp\.json/);
+    } else {
+      expect(dockerfile).toMatch(/tsx/);
+    }
   });
 
   it('copies only what exists and .dockerignore lets through', () => {
