@@ -57,7 +57,9 @@ export function createDispatch(o: DispatchOptions, inFlight: InFlight = createIn
       const h = handler;
       if (!h) return Promise.resolve();
       const handled = h(cmd)
-        .catch((err: unknown) => o.logger.error(`triage: ${o.platform}: command ${JSON.stringify(cmd.text)} failed:`, err))
+        .catch((err: unknown) => {
+          o.logger.error(`triage: ${o.platform}: command ${JSON.stringify(cmd.text)} failed:`, err);
+        })
         .finally(() => o.afterEach?.(cmd));
       return inFlight.track(handled);
     },
