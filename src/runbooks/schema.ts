@@ -279,7 +279,9 @@ function checkRemedies(rb: { steps: Step[]; findings: FindingRule[] }, ctx: z.Re
     else if (!step.changes) ctx.addIssue({ code: 'custom', path: [...path, 'remedy'], message: `step "${rule.remedy}" does not change the host: mark it changes: true (and give it a recheck:) to use it as a remedy` });
     else remedies.add(step.id);
   };
-  rb.findings.forEach((f, i) => check(f, ['findings', i]));
+  rb.findings.forEach((f, i) => {
+    check(f, ['findings', i]);
+  });
   rb.steps.forEach((s, i) => {
     if (s.finding) check(s.finding, ['steps', i, 'finding']);
   });
