@@ -73,7 +73,7 @@ describe('a triage bot process, operated', () => {
           .filter((l) => l && !l.startsWith('triage bot:'))
           .map((l) => JSON.parse(l) as Record<string, unknown>);
       const url = await waitUntil('the bot serving /metrics', async () => logs().find((l) => l.msg === 'serving /metrics, /healthz and /readyz')?.url as string | undefined, {
-        timeoutMs: 30_000,
+        timeoutMs: 60_000,
         intervalMs: 100,
         abort: () => (bot!.hasExited() ? `exited: ${readIfExists(logFile)}` : undefined),
       });
@@ -108,5 +108,5 @@ describe('a triage bot process, operated', () => {
     }
     process.kill(bot.pid, 'SIGTERM');
     expect((await bot.exited).code).toBe(0);
-  }, 120_000);
+  }, 180_000);
 });

@@ -58,7 +58,7 @@ async function startWorkerProcess(o: { dir: string; config: string; runbooks: st
   const url = await waitUntil(
     'the worker serving /metrics',
     async () => logs().find((l) => l.msg === 'serving /metrics, /healthz and /readyz')?.url as string | undefined,
-    { timeoutMs: 30_000, intervalMs: 100, abort: () => (proc.hasExited() ? `exited early: ${readIfExists(logFile)}` : undefined) },
+    { timeoutMs: 60_000, intervalMs: 100, abort: () => (proc.hasExited() ? `exited early: ${readIfExists(logFile)}` : undefined) },
   );
   await waitUntil('the worker started', async () => logs().some((l) => l.msg === 'worker started'), { timeoutMs: 15_000, intervalMs: 100 });
   return { proc, url, logFile, logLines, logs };
@@ -95,7 +95,7 @@ describe('a triage worker process, operated', () => {
     (await import('node:fs')).writeFileSync(join(runbooks, 'quick.yaml'), stringify(QUICK));
     await write(shopOnly);
     w = await startWorkerProcess({ dir, config, runbooks, env: { TRIAGE_PREFIX: prefix, PLANTED_TOKEN: PLANTED } });
-  }, 60_000);
+  }, 90_000);
   afterAll(async () => {
     await w?.proc.stop(8000);
     await purgePrefix(prefix);
@@ -133,7 +133,7 @@ describe('a triage worker process, operated', () => {
     expect(step).toMatchObject({ level: 'info', role: 'worker', runId, runbook: 'quick', target: 'shop', host: 'box', step: 'up', status: 'pass' });
     expect(logs.find((l) => l.msg === 'run finished' && l.runId === runId)).toMatchObject({ target: 'shop', status: 'healthy', state: 'done', cause: null });
     expect(lines.filter((l) => l.includes(PLANTED))).toEqual([]);
-  }, 60_000);
+  }, 90_000);
 
   it('SIGHUP after the config gains a target: runs on it work; a bad config is refused with the reason and the old one kept; triage reload removes it again', async () => {
     // Before the reload the worker does not know cart (the CLI, reading the file, does).
@@ -183,7 +183,7 @@ describe('a triage worker process, operated', () => {
     expect(series(m, 'triage_config_reloads_total', { outcome: 'refused' })).toBe(1);
     expect(series(m, 'triage_runs_total', { runbook: 'quick', outcome: 'failed' })).toBe(1);
     expect(w.logLines().filter((l) => l.includes(PLANTED))).toEqual([]);
-  }, 120_000);
+  }, 180_000);
 });
 
 describe('readiness when Redis goes away', () => {
