@@ -20,6 +20,7 @@ import { type ScheduleWorker, startScheduleWorker, syncSchedules } from '../queu
 import { startWorker, type TriageWorker, type WorkerOptions } from '../queue/worker.ts';
 import { LiveConfig, liveView } from '../ops/reload.ts';
 import { opsSettings, startOps } from '../ops/runtime.ts';
+import { redact } from '../redact.ts';
 import { RunbookLibrary } from '../runbooks/loader.ts';
 import { type CliIO, parse, runbookDirs } from './io.ts';
 import { usageOf } from './help.ts';
@@ -34,6 +35,13 @@ export interface DeploymentOptions extends StartBotOptions {
   worker?: Partial<Omit<WorkerOptions, 'redis' | 'prefix' | 'config' | 'library'>>;
   /** Test hook: schedules fire every this many ms instead of on their cron. */
   scheduleEveryMs?: number;
+  /**
+   * Where applied config reloads are announced (the process's `LiveConfig`,
+   * src/ops/reload.ts). Each one re-syncs the job schedulers with the new
+   * config: a removed schedule stops, a new one starts. Default: none (the
+   * schedulers follow the config read at start).
+   */
+  reloads?: Pick<LiveConfig, 'onReload'>;
 }
 
 /** A running deployment: the bot, and the workers next to it. */
@@ -44,7 +52,8 @@ export interface Deployment extends RunningBot {
 
 /**
  * Starts the bot, the embedded queue worker (unless `withWorker: false`) and
- * the schedule worker, and brings the job schedulers in line with the config.
+ * the schedule worker, and brings the job schedulers in line with the config
+ * (again after each reload announced on `reloads`).
  * `stop()` stops the bot first (no new commands), then the schedule worker,
  * then the queue worker (finishing in-flight steps within `stopGraceMs`).
  */
@@ -69,9 +78,17 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
     process: (job) => bot.oncall.runScheduled(job),
     onError: (e) => log(`schedules: ${e.message}`),
   });
-  await syncSchedules({ redis: o.redis, prefix, config: o.loaded.config, ...(o.scheduleEveryMs ? { everyMs: o.scheduleEveryMs } : {}) }).catch((e: Error) =>
-    log(`schedules: could not sync the job schedulers: ${e.message}`),
-  );
+  const sync = (config: DeploymentOptions['loaded']['config']) => syncSchedules({ redis: o.redis, prefix, config, ...(o.scheduleEveryMs ? { everyMs: o.scheduleEveryMs } : {}) });
+  // Subscribed before the first sync, so a reload while starting is not missed.
+  const unsubscribe = o.reloads?.onReload(async (next) => {
+    try {
+      await sync(next.loaded.config);
+      return undefined;
+    } catch (e) {
+      return [redact(`schedules: could not re-sync the job schedulers: ${(e as Error).message}`)];
+    }
+  });
+  await sync(o.loaded.config).catch((e: Error) => log(`schedules: could not sync the job schedulers: ${e.message}`));
   let stopping: Promise<void> | undefined;
   return {
     ...bot,
@@ -80,6 +97,7 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
     stop() {
       stopping ??= (async () => {
         const deadline = Date.now() + grace;
+        unsubscribe?.();
         await bot.stop();
         await within(schedules.close(), Math.max(500, Math.floor((deadline - Date.now()) / 4)), undefined).catch(() => {});
         if (worker) {
@@ -128,17 +146,14 @@ export async function botCommand(args: string[], io: CliIO): Promise<number> {
     log: (line) => ops.logger.warn(line),
     withWorker: !values['no-worker'],
     console: values.console === true,
+    // Schedules follow the config: a reload re-syncs the job schedulers.
+    reloads: live,
   }).catch(async (e) => {
     await ops.stop();
     await redis.stop();
     throw e;
   });
   ops.readiness.set('chat', true, bot.adapters.map((a) => a.platform).join(' + '));
-  // Schedules follow the config: a reload re-syncs the job schedulers.
-  live.onReload(async (next) => {
-    await syncSchedules({ redis, prefix, config: next.loaded.config });
-    return undefined;
-  });
   ops.logger.info({ platforms: bot.adapters.map((a) => a.platform), worker: !values['no-worker'] }, 'bot started');
   io.out(`triage bot: ${bot.adapters.map((a) => a.platform).join(' + ')} · Redis ${safeUrl(redis.url)}${values['no-worker'] ? '' : ' · embedded worker'}`);
   await new Promise<void>((resolve) => {
