@@ -161,7 +161,7 @@ const keep = (what: string, count: number, age: string) =>
 /** Defaults of {@link retentionPolicy}: what Redis keeps when `retention:` says nothing. */
 export const RETENTION_DEFAULTS = {
   runs: { maxCount: 5000, maxAge: '30d' },
-  events: { maxLen: 10_000 },
+  events: { maxLen: 10_000, queueMaxLen: 1000 },
   audit: { maxCount: 100_000, maxAge: '90d' },
   incidents: { maxCount: 5000, maxAge: '180d' },
   jobs: { completed: { maxCount: 1000, maxAge: '1d' }, failed: { maxCount: 5000, maxAge: '7d' } },
@@ -184,6 +184,12 @@ export const RetentionSchema = z
           .min(100, say('maxLen must be at least 100', 'write e.g. maxLen: 10000'))
           .optional()
           .meta({ description: "Cap on one run's event stream (`XADD MAXLEN ~`), so a runaway run cannot fill Redis.", default: D.events.maxLen }),
+        queueMaxLen: z
+          .number()
+          .int()
+          .min(100, say('queueMaxLen must be at least 100', 'write e.g. queueMaxLen: 1000'))
+          .optional()
+          .meta({ description: "Cap on BullMQ's own event stream of each queue (trimmed every sweep; Triage reads its per-run streams, not these).", default: D.events.queueMaxLen }),
       })
       .strict()
       .optional()
@@ -206,7 +212,7 @@ export type RetentionConfig = z.infer<typeof RetentionSchema>;
 /** Every limit, defaults filled in. */
 export interface RetentionPolicy {
   runs: Keep;
-  events: { maxLen: number };
+  events: { maxLen: number; queueMaxLen: number };
   audit: Keep;
   incidents: Keep;
   jobs: { completed: Keep; failed: Keep };
@@ -223,7 +229,7 @@ export function retentionPolicy(r: RetentionConfig | undefined): RetentionPolicy
   });
   return {
     runs: k(r?.runs, D.runs),
-    events: { maxLen: r?.events?.maxLen ?? D.events.maxLen },
+    events: { maxLen: r?.events?.maxLen ?? D.events.maxLen, queueMaxLen: r?.events?.queueMaxLen ?? D.events.queueMaxLen },
     audit: k(r?.audit, D.audit),
     incidents: k(r?.incidents, D.incidents),
     jobs: { completed: k(r?.jobs?.completed, D.jobs.completed), failed: k(r?.jobs?.failed, D.jobs.failed) },

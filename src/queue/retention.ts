@@ -147,11 +147,16 @@ export function ageText(ms: number): string {
   return `${Math.round(ms / 1000)} s`;
 }
 
-/** Everything a deployment keeps under `prefix`, with `policy`'s limits. */
-export function deploymentRetention(prefix: string, policy: RetentionPolicy): { collections: RetentionCollection[]; streams: RetentionStream[] } {
+/**
+ * Everything a deployment keeps under `prefix`, with `policy`'s limits.
+ * `queues`: BullMQ queue names whose own event streams (`P:<queue>:events`)
+ * are trimmed to `events.queueMaxLen` (BullMQ caps them at 10 000 itself).
+ */
+export function deploymentRetention(prefix: string, policy: RetentionPolicy, queues: string[] = []): { collections: RetentionCollection[]; streams: RetentionStream[] } {
+  const queueKeep: Keep = { maxCount: policy.events.queueMaxLen, maxAgeMs: policy.runs.maxAgeMs };
   return {
     collections: [runsCollection(prefix, policy.runs), incidentsCollection(prefix, policy.incidents)],
-    streams: [auditStream(prefix, policy.audit)],
+    streams: [auditStream(prefix, policy.audit), ...queues.map((q) => ({ name: 'queue-events', key: `${prefix}:${q}:events`, keep: queueKeep }))],
   };
 }
 
@@ -196,7 +201,7 @@ export async function sweep(
   for (const s of parts.streams) {
     const byCount = Number(await redis.xtrim(s.key, 'MAXLEN', '~', s.keep.maxCount));
     const byAge = Number(await redis.xtrim(s.key, 'MINID', '~', `${Math.max(0, now - s.keep.maxAgeMs)}-0`));
-    report[s.name] = byCount + byAge;
+    report[s.name] = (report[s.name] ?? 0) + byCount + byAge;
   }
   return report;
 }
@@ -213,6 +218,8 @@ export interface RetentionOptions {
   redis: Redis;
   prefix: string;
   policy: RetentionPolicy;
+  /** BullMQ queues whose event streams to trim (see {@link deploymentRetention}). */
+  queues?: string[];
   /** More collections or streams (another module's history). */
   extra?: { collections?: RetentionCollection[]; streams?: RetentionStream[] };
   /** False while Redis is unreachable: the sweep is skipped instead of waiting. */
@@ -226,7 +233,7 @@ export interface RetentionOptions {
  * interval does it: the sweep takes a lock `P:retention:lock` for the interval.
  */
 export function startRetention(o: RetentionOptions): RetentionSweeper {
-  const base = deploymentRetention(o.prefix, o.policy);
+  const base = deploymentRetention(o.prefix, o.policy, o.queues);
   const parts = {
     collections: [...base.collections, ...(o.extra?.collections ?? [])],
     streams: [...base.streams, ...(o.extra?.streams ?? [])],

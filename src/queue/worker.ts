@@ -416,7 +416,7 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
   const retention =
     o.retention === false
       ? undefined
-      : startRetention({ redis: conn, prefix, policy, up: () => watch.up, onError: report, ...(o.retention?.extra ? { extra: o.retention.extra } : {}), ...(o.retention?.onSwept ? { onSwept: o.retention.onSwept } : {}) });
+      : startRetention({ redis: conn, prefix, policy, queues: [RUNS_QUEUE, ...zones.map(hostQueueName)], up: () => watch.up, onError: report, ...(o.retention?.extra ? { extra: o.retention.extra } : {}), ...(o.retention?.onSwept ? { onSwept: o.retention.onSwept } : {}) });
 
   let closing$: Promise<void> | undefined;
   return {

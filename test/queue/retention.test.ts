@@ -4,7 +4,7 @@
  * their steps and events), removes the older ones, keeps a run that is still
  * going however old, and `triage status <old run>` says the old one was
  * removed by retention. BullMQ keeps no more job records than
- * `retention.jobs` allows. Age limits go the same way for runs, the audit
+ * `retention.jobs` allows, and its event streams are trimmed. Age limits go the same way for runs, the audit
  * trail and resolved incidents (open incidents stay).
  */
 import { Redis } from 'ioredis';
@@ -34,7 +34,7 @@ it('300 runs with runs.maxCount 40: the newest 40 stay whole, older ones go, a r
     config: {
       hosts: { h1: { address: 'local' } },
       targets: { app: { hosts: ['h1'] } },
-      retention: { runs: { maxCount: 40 }, jobs: { completed: { maxCount: 25 } }, every: '1h' },
+      retention: { runs: { maxCount: 40 }, jobs: { completed: { maxCount: 25 } }, events: { queueMaxLen: 100 }, every: '1h' },
     },
     runbooks: {
       quick: { name: 'quick', description: 'one quick step', steps: [{ id: 'look', title: 'look', run: 'echo ok' }] },
@@ -58,6 +58,8 @@ it('300 runs with runs.maxCount 40: the newest 40 stay whole, older ones go, a r
 
   const r = w.queue.store.redis;
   expect(await r.zcard(`${w.prefix}:runs`)).toBe(41);
+  // BullMQ's own event streams are trimmed too (XTRIM MAXLEN ~ trims whole stream nodes of 100).
+  for (const q of [RUNS_QUEUE, hostQueueName('default')]) expect(await r.xlen(`${w.prefix}:${q}:events`)).toBeLessThanOrEqual(200);
   // The newest 40 are whole: record, steps and events.
   for (const id of ids.slice(-40)) {
     const rec = await w.queue.status(id);
