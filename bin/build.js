@@ -23,5 +23,8 @@ if (!existsSync(join(dist, 'cli.js'))) {
 }
 if (r.status !== 0) console.error('triage build: tsc reported type errors (see above); dist/ was written anyway, `npm run lint` fails on them');
 cpSync(join(root, 'src/runbooks/builtin'), join(dist, 'runbooks/builtin'), { recursive: true });
+// The built-in runbooks and signatures parsed once here (see src/runbooks/snapshot.ts), from the copies in dist/.
+const snap = spawnSync(process.execPath, [join(root, 'bin/snapshot.js'), dist], { stdio: ['ignore', 'inherit', 'inherit'] });
+if (snap.status !== 0) console.error('triage build: no runbook snapshot (a built-in runbook does not load); start-up parses the YAML instead');
 writeFileSync(join(dist, 'build-stamp.json'), `${JSON.stringify({ src: key, builtAt: new Date().toISOString() })}\n`);
 console.error(`triage build: dist/ up to date with src/ (${key.split("\n").length - 1} files)`);

@@ -15,6 +15,7 @@ import { readTextFile, yamlToJS } from '../text-file.ts';
 import { lintRunbook } from './lint.ts';
 import { type Runbook, RunbookSchema } from './schema.ts';
 import { SIGNATURES_FILE, SignatureTable } from './signatures.ts';
+import { fromSnapshot } from './snapshot.ts';
 
 export { lintRunbook } from './lint.ts';
 
@@ -46,7 +47,8 @@ export function loadRunbookFile(file: string, builtin = false): LoadedRunbook {
   }
   const hit = st?.isFile() ? parsedCache.get(key) : undefined;
   if (hit && st && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.loaded;
-  const loaded = loadRunbookFileUncached(file, builtin);
+  const snap = builtin && file.startsWith(BUILTIN_DIR) ? fromSnapshot<Runbook>(BUILTIN_DIR, file.slice(BUILTIN_DIR.length), 'runbooks') : undefined;
+  const loaded = snap ? { runbook: snap, file, builtin } : loadRunbookFileUncached(file, builtin);
   if (st?.isFile()) parsedCache.set(key, { size: st.size, mtimeMs: st.mtimeMs, loaded });
   return loaded;
 }

@@ -29,13 +29,14 @@
  * says what a line means.
  */
 import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { TriageError, TriageErrors } from '../errors.ts';
 import { readTextFile, yamlToJS } from '../text-file.ts';
 import { CauseCodeSchema } from './schema.ts';
+import { fromSnapshot } from './snapshot.ts';
 
 /** The file name a signature table has, in `builtin/` and in a user runbook directory. */
 export const SIGNATURES_FILE = 'signatures.yaml';
@@ -98,7 +99,7 @@ export class SignatureTable {
 
   /** The built-in table alone. */
   static builtin(): SignatureTable {
-    builtinCache ??= new SignatureTable(loadSignatureFile(BUILTIN_SIGNATURES));
+    builtinCache ??= new SignatureTable(fromSnapshot<Signature[]>(dirname(BUILTIN_SIGNATURES), SIGNATURES_FILE, 'signatures') ?? loadSignatureFile(BUILTIN_SIGNATURES));
     return builtinCache;
   }
 
