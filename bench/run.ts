@@ -41,6 +41,7 @@ import { type Fleet, startFleet } from '../test/support/fleet.ts';
 import { freePort, tcpProbe } from '../test/support/processes.ts';
 import { setup502 } from '../test/support/scenarios.ts';
 
+const started = Date.now();
 const ROOT = join(import.meta.dirname, '..');
 // `npm run bench` builds dist/ first; every triage process below runs it even if someone edits src/ meanwhile.
 const FROM_DIST = readStamp() !== undefined;
@@ -54,7 +55,11 @@ function readStamp(): string | undefined {
 }
 const BIN = join(ROOT, 'bin/triage.js');
 const MAX_RUNS = process.env.BENCH_RUNS ? Math.max(1, Number(process.env.BENCH_RUNS)) : Number.POSITIVE_INFINITY;
+/** Past this many seconds, cases run once more at most (the bench must end within 10 minutes on a clean clone). */
+const BUDGET_S = Number(process.env.BENCH_BUDGET_S ?? 480);
 const runsOf = (n: number) => Math.min(n, MAX_RUNS);
+/** Whether repetition `i` (0-based) of a case still fits the budget: the first always runs. */
+const fits = (i: number) => i === 0 || (Date.now() - started) / 1000 < BUDGET_S;
 const SLOW_USER = 'triagebench';
 /** The diagnosis every tool runs: six read-only commands. */
 const COMMANDS = ['uname -srm', 'cat /proc/loadavg', 'df -P /', 'head -n 3 /proc/meminfo', 'id -u', 'cat /proc/uptime'];
@@ -164,7 +169,6 @@ function version(cmd: string, args: string[]): string {
 
 // ------------------------------------------------------------------ setup
 
-const started = Date.now();
 const load0 = loadavg();
 const dir = join(tmpdir(), `triage-bench-${process.pid}`);
 mkdirSync(dir, { recursive: true });
@@ -363,7 +367,7 @@ async function fanOut(n: number, runs: { fast: number; ansible: number }, chat: 
   };
   const chatLat: { ack: number[]; first: number[]; final: number[]; last: number[] } = { ack: [], first: [], final: [], last: [] };
   // Interleaved: every round runs each case once, so load from other users hits all of them alike.
-  for (let i = 0; i < runs.fast; i++) {
+  for (let i = 0; i < runs.fast && fits(i); i++) {
     for (const c of cases) note(c.name, await c.run());
     const r = await chat.diagnose(`f${n}`);
     const e = results.get('triage via chat (Slack)') ?? { ms: [], rss: [], over: [], failed: 0 };
@@ -374,7 +378,7 @@ async function fanOut(n: number, runs: { fast: number; ansible: number }, chat: 
     chatLat.final.push(r.finalMs);
     chatLat.last.push(r.lastStepToFinalMs);
   }
-  for (const module of ['raw', 'shell'] as const) for (let i = 0; i < runs.ansible; i++) note(`ansible -m ${module}`, await ansibleCase(files.inv, module, n).run());
+  for (const module of ['raw', 'shell'] as const) for (let i = 0; i < runs.ansible && fits(i); i++) note(`ansible -m ${module}`, await ansibleCase(files.inv, module, n).run());
   row(`\n## Fan-out: 6 commands on ${n} hosts (wall of the whole process; median (min–max))`);
   for (const [name, e] of results) {
     row(`  ${name.padEnd(26)} ${fmtStats(stats(e.ms))}${e.rss.length ? `  peak RSS ${stats(e.rss).median.toFixed(0)} MB` : ''}${e.failed ? `  (${e.failed} runs failed!)` : ''}`);
@@ -445,7 +449,7 @@ try {
     const ref: number[] = [];
     const ps: number[] = [];
     const an: number[] = [];
-    for (let i = 0; i < runsOf(3); i++) {
+    for (let i = 0; i < runsOf(3) && fits(i); i++) {
       tri.push((await triageCase('slow20').run()).ms);
       ref.push((await ssh2Case(files.ref).run()).ms);
       ps.push((await psshCase(files.pssh, slowFleet.keyFile, 20).run()).ms);
