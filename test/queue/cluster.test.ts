@@ -14,6 +14,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config.ts';
+import { TriageErrors } from '../../src/errors.ts';
 import type { RunEvent } from '../../src/queue/jobs.ts';
 import { connectRedis, type RedisHandle } from '../../src/queue/redis.ts';
 import { type QueueWorld, queueWorld } from '../support/queue-env.ts';
@@ -136,6 +138,25 @@ it('on the cluster, a worker killed with SIGKILL mid-run is resumed by a second 
     expect(starts.filter((l) => l === `start ${id} '${host}'`), `${key} ran more than once`).toHaveLength(1);
   }
 }, 90_000);
+
+it('a cluster password written inline is refused without echoing it; an env: one that is not set stops the connection with SECRET_UNRESOLVED', async () => {
+  const text = (password: string) => `redis:\n  cluster: [{ host: 127.0.0.1, port: ${cluster.nodes[0]!.port} }]\n  password: ${password}\nhosts: {}\ntargets: {}\n`;
+  let refused: unknown;
+  try {
+    parseConfig(text('hunter2-not-a-ref'), 'triage.yaml', {});
+  } catch (e) {
+    refused = e;
+  }
+  expect(refused).toBeInstanceOf(TriageErrors);
+  const [err] = (refused as TriageErrors).errors;
+  expect(err!.code).toBe('CONFIG_INVALID');
+  expect(`${err!.message} ${err!.fix}`).toMatch(/secrets may not be written inline.*env:NAME/);
+  expect(JSON.stringify(err)).not.toContain('hunter2');
+
+  const loaded = parseConfig(text('env:TRIAGE_TEST_REDIS_PW'), 'triage.yaml', {});
+  expect(loaded.redisUrl).toBe(`redis+cluster://127.0.0.1:${cluster.nodes[0]!.port}`);
+  await expect(connectRedis({ url: loaded.redisUrl, redis: loaded.config.redis, env: {} })).rejects.toMatchObject({ code: 'SECRET_UNRESOLVED' });
+});
 
 /** A `triage worker` process reading the cluster from the world's config file. */
 function workerProcess(w: QueueWorld): ChildProcess {
