@@ -38,12 +38,12 @@ async function write(file: string, text: string, mtimeSec?: number): Promise<str
 
 const nowSec = () => Math.floor(Date.now() / 1000);
 
-async function diagnose(name: string, target: Record<string, unknown>) {
+async function diagnose(name: string, target: Record<string, unknown>, extra: string[] = []) {
   const config = path.join(dir, `${name}.yaml`);
   const hosts = fleetConfigHosts(fleet);
   await fsp.writeFile(config, stringify({ hosts, targets: { shop: { hosts: Object.keys(hosts), ...target } } }));
   const t0 = Date.now();
-  const run = await runCli(['run', 'deploy', 'shop', '--config', config, '--json']);
+  const run = await runCli(['run', 'deploy', 'shop', '--config', config, '--json', ...extra]);
   const ms = Date.now() - t0;
   expect(run.json, run.stdout + run.stderr).toBeDefined();
   expect(run.stdout).not.toContain(DB_PASSWORD);
@@ -160,6 +160,48 @@ describe('SQL migrations against the real PostgreSQL (seed 003: nine payment fil
     expect(fixed.result.status, fixed.why).toBe('healthy');
     expect(fixed.steps.find((s) => s.id === 'migrations')?.output).toContain('003_add_remark_to_zhifu_peizhi.sql applied (listed in schema_migrations)');
   });
+  it('the fix, approved: without --approve migrate nothing changes; with it the pending file is applied and the re-check passes', async () => {
+    const p = await project('mig-fix');
+    p.apply('001_create_bangong_guanli_tables.sql');
+    p.apply('002_create_payment_tables.sql');
+    const asked = await diagnose('mig-fix', p.target);
+    expect(asked.result.cause, asked.why).toBe('migrations-pending');
+    expect(asked.result.remediation, asked.why).toEqual([
+      expect.objectContaining({ finding: 'migrations-pending', step: 'migrate', outcome: 'needs-approval', ran: false, worked: null, reason: 'needs approval: re-run with --approve migrate' }),
+    ]);
+    const remark = () => psql(p.db, "select count(*) from information_schema.columns where table_name = 'zhifu_peizhi' and column_name = 'remark'").trim();
+    expect(remark()).toBe('0');
+
+    const fixed = await diagnose('mig-fix', p.target, ['--approve', 'migrate']);
+    const fix = fixed.result.remediation[0];
+    expect(fix, fixed.why).toMatchObject({ step: 'migrate', outcome: 'worked', ran: true, worked: true, evidence: [] });
+    expect(fix.recheck).toEqual([expect.objectContaining({ id: 'migrations', before: 'fail', after: 'pass', summary: 'sql: 0 pending' })]);
+    expect(fixed.steps.find((s) => s.id === 'migrate')).toMatchObject({ status: 'pass', summary: '1 applied' });
+    expect(remark()).toBe('1');
+    const after = await diagnose('mig-fix-after', p.target);
+    expect(after.result.status, after.why).toBe('healthy');
+  });
+
+  it('an approved migration that fails (an SQL error): did-not-work, and its transaction rolled back — nothing half-applied', async () => {
+    const p = await project('mig-fail');
+    p.apply('001_create_bangong_guanli_tables.sql');
+    p.apply('002_create_payment_tables.sql');
+    await write(path.join(p.wd, 'migrations', '004_create_refunds.sql'), 'CREATE TABLE refunds (id serial PRIMARY KEY);\nALTER TABLE payment_orders ADD COLUMN refund_id int REFERENCES refundz (id);\n');
+    const r = await diagnose('mig-fail', p.target, ['--approve', 'migrate']);
+    expect(r.result.cause, r.why).toBe('migrations-pending');
+    const fix = r.result.remediation[0];
+    expect(fix, r.why).toMatchObject({ step: 'migrate', outcome: 'did-not-work', ran: true, worked: false });
+    expect(fix.reason).toMatch(/^migrate ended fail \(exit 1\)/);
+    expect(fix.evidence.join('\n')).toContain('still: migrations-pending — the database lacks 1 SQL migration(s) the code needs: 004_create_refunds.sql');
+    const migrate = r.steps.find((s) => s.id === 'migrate');
+    expect(migrate?.output).toContain('applied=003_add_remark_to_zhifu_peizhi.sql');
+    expect(migrate?.output).toContain('relation "refundz" does not exist');
+    expect(migrate?.summary).toBe('004_create_refunds.sql');
+    // 003 went in whole; 004's first statement was rolled back with its second
+    expect(psql(p.db, "select string_agg(table_name, ',' order by table_name) from information_schema.tables where table_schema = 'public'").trim()).toBe('bangong_renwu,payment_orders,zhifu_peizhi');
+    expect(psql(p.db, "select count(*) from information_schema.columns where table_name = 'payment_orders' and column_name = 'refund_id'").trim()).toBe('0');
+  });
+
   it('a database that does not answer is not a pending migration: inconclusive, saying the check could not run', async () => {
     const wd = path.join(dir, 'mig-down');
     await write(path.join(wd, 'migrations', '001_create_payment_tables.sql'), 'CREATE TABLE zhifu_peizhi (id int);\n');
