@@ -166,4 +166,61 @@ describe('env-not-loaded under a real pm2: the fix is pm2 restart --update-env',
     expect(fixed.result.status, JSON.stringify(fixed.result, null, 2)).toBe('healthy');
     pm2(['delete', 'restaurant-backend']);
   });
+
+  it('the fix, approved: pm2 restarts it, the new process reads the .env it lacked, and the re-check passes', async () => {
+    const wd = path.join(dir, 'pm2fix');
+    await fsp.mkdir(wd);
+    // dotenv-style: on start the app reads .env itself and reports whether it got JWT_SECRET
+    await fsp.writeFile(
+      path.join(wd, 'server.js'),
+      "const fs = require('fs'); let v = ''; try { const m = /^JWT_SECRET=(.*)$/m.exec(fs.readFileSync(__dirname + '/.env', 'utf8')); v = m ? m[1] : ''; } catch {}\n" +
+        "fs.writeFileSync(__dirname + '/started.txt', `pid=${process.pid} jwt=${v.length}\\n`);\nsetInterval(() => {}, 1000);\n",
+    );
+    await fsp.writeFile(path.join(wd, '.env'), `DATABASE_URL=${DB_URL}\n`);
+    pm2(['start', path.join(wd, 'server.js'), '--name', 'api-envfix'], { DATABASE_URL: DB_URL });
+    const started = () => fsp.readFile(path.join(wd, 'started.txt'), 'utf8').catch(() => '');
+    for (let i = 0; i < 100 && !(await started()); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await started()).toMatch(/ jwt=0$/m);
+    // written after the process started (more than the probe's 2 s of slack), not in the future
+    await new Promise((r) => setTimeout(r, 3500));
+    await fsp.writeFile(path.join(wd, '.env'), `JWT_SECRET=${SECRET}\nDATABASE_URL=${DB_URL}\n`);
+    const config = await configFor('pm2fix', { workdir: wd, service: { manager: 'pm2', name: 'api-envfix' } }, { local: { address: 'local' } });
+    try {
+      const asked = await runCli(['run', 'env', 'shop', '--config', config, '--json']);
+      expect(asked.json.cause, JSON.stringify(asked.json.hosts, null, 2)).toBe('env-not-loaded');
+      expect(asked.json.remediation).toEqual([expect.objectContaining({ step: 'restart', outcome: 'needs-approval', ran: false })]);
+      expect(await started()).toMatch(/ jwt=0$/m);
+
+      const r = await runCli(['run', 'env', 'shop', '--config', config, '--json', '--approve', 'restart']);
+      expect(r.stdout).not.toContain(SECRET);
+      expect(r.json.cause).toBe('env-not-loaded');
+      const fix = r.json.remediation[0];
+      expect(fix, JSON.stringify(r.json, null, 2)).toMatchObject({ finding: 'env-not-loaded', step: 'restart', outcome: 'worked', ran: true, worked: true, evidence: [] });
+      expect(fix.recheck.map((c: { id: string }) => c.id)).toEqual(['service', 'age', 'env']);
+      expect(fix.recheck.find((c: { id: string }) => c.id === 'env')).toMatchObject({ before: 'fail' });
+      expect(r.json.hosts[0].steps.find((st: { id: string }) => st.id === 'restart')).toMatchObject({ status: 'pass', summary: 'pm2 restart api-envfix --update-env' });
+      expect(await started()).toMatch(new RegExp(` jwt=${SECRET.length}$`, 'm'));
+    } finally {
+      pm2(['delete', 'api-envfix']);
+    }
+  }, 120_000);
+
+  it('a plain process (no manager) is not offered a restart: the step is skipped saying why', async () => {
+    const wd = path.join(dir, 'plainfix');
+    await fsp.mkdir(wd);
+    const old = await appWithEnv({ DATABASE_URL: DB_URL });
+    try {
+      await fsp.writeFile(path.join(wd, '.env'), `JWT_SECRET=${SECRET}\nDATABASE_URL=${DB_URL}\n`);
+      await fsp.utimes(path.join(wd, '.env'), future(), future());
+      const config = await configFor('plainfix', { workdir: wd, service: { manager: 'process', name: old.marker } });
+      const r = await runCli(['run', 'env', 'shop', '--config', config, '--json', '--approve', 'restart']);
+      expect(r.json.cause).toBe('env-not-loaded');
+      expect(r.json.remediation).toBeUndefined();
+      const step = r.json.hosts[0].steps.find((st: { id: string }) => st.id === 'restart');
+      expect(step, JSON.stringify(r.json.hosts[0].steps, null, 2)).toMatchObject({ status: 'skipped' });
+      expect(JSON.stringify(step)).toContain('docker restart keeps the old one');
+    } finally {
+      await old.proc.stop();
+    }
+  });
 });
