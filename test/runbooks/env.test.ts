@@ -174,7 +174,7 @@ describe('env-not-loaded under a real pm2: the fix is pm2 restart --update-env',
     await fsp.writeFile(
       path.join(wd, 'server.js'),
       "const fs = require('fs'); let v = ''; try { const m = /^JWT_SECRET=(.*)$/m.exec(fs.readFileSync(__dirname + '/.env', 'utf8')); v = m ? m[1] : ''; } catch {}\n" +
-        "fs.writeFileSync(__dirname + '/started.txt', `pid=${process.pid} jwt=${v.length}\\n`);\nsetInterval(() => {}, 1000);\n",
+        "fs.writeFileSync(__dirname + '/started.txt', 'pid=' + process.pid + ' jwt=' + v.length + '\\n');\nsetInterval(() => {}, 1000);\n",
     );
     await fsp.writeFile(path.join(wd, '.env'), `DATABASE_URL=${DB_URL}\n`);
     pm2(['start', path.join(wd, 'server.js'), '--name', 'api-envfix'], { DATABASE_URL: DB_URL });
