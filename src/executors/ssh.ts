@@ -225,7 +225,9 @@ export class SshExecutor implements Executor {
 
   private async openSession(conn: Conn, host: HostSpec): Promise<ShellSession> {
     const where = `${host.name} (${host.address}:${host.port ?? 22})`;
-    const timeoutMs = host.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    // The login shell and its rc files run here (pyenv, nvm: seconds on a busy host), so a
+    // short connect timeout tuned for dead hosts must not also cut a slow but healthy shell.
+    const timeoutMs = Math.max(host.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_CONNECT_TIMEOUT_MS);
     let channel: ClientChannel | undefined;
     let timer: NodeJS.Timeout | undefined;
     let gaveUp = false;
