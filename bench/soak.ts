@@ -2,10 +2,12 @@
  * `npx tsx bench/soak.ts`: does Triage's footprint stay flat over many runs?
  *
  * 2,000 runs (SOAK_RUNS) of a fast two-step runbook on two `address: local`
- * hosts go through the real queue: this process submits and follows them the
- * way the CLI and the chat bot do (RunQueue.submit + wait, and an audit entry
- * per run like the bot writes), and a separate `triage worker` process runs
- * them. Redis is a private redis-server started here, so its figures are
+ * hosts go through the real queue. By default (SOAK_PATH=chat) they go the
+ * bot's way: each is a `/diagnose quick app` typed into the chat core
+ * (access check, audit entry, run card followed live to its final edit) with
+ * a console transport that keeps nothing; SOAK_PATH=queue submits and
+ * follows them directly (RunQueue.submit + wait, as the CLI does). A separate
+ * `triage worker` process runs them. Redis is a private redis-server started here, so its figures are
  * ours alone. Every 200 runs it samples Redis `INFO memory` used_memory, the
  * key count, the worker's RSS (/proc/PID/status) and this process's RSS,
  * then prints the slope after warm-up (least squares over the samples past
@@ -24,7 +26,11 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { stringify } from 'yaml';
+import { randomUUID } from 'node:crypto';
+import type { ChatMessage, ChatTransport, MessageRef } from '../src/bot/adapter.ts';
 import { AuditLog } from '../src/bot/audit.ts';
+import { ChatCore } from '../src/bot/core.ts';
+import { readCard } from '../src/bot/run-card.ts';
 import { parseConfig } from '../src/config.ts';
 import { freePort } from '../src/net.ts';
 import { RunQueue } from '../src/queue/producer.ts';
@@ -36,6 +42,7 @@ const RUNS = Number(process.env.SOAK_RUNS ?? 2000);
 const EVERY = Number(process.env.SOAK_EVERY ?? 200);
 const WARMUP = Number(process.env.SOAK_WARMUP ?? 600);
 const IN_FLIGHT = 8;
+const PATH = process.env.SOAK_PATH === 'queue' ? 'queue' : 'chat';
 const BIN = join(import.meta.dirname, '../bin/triage.js');
 const OUT = join(import.meta.dirname, 'soak.md');
 
@@ -44,8 +51,11 @@ interface Sample {
   seconds: number;
   usedMemory: number;
   keys: number;
+  /** Chat dedupe keys (`P:seen:*` kept 24 h, `P:idem:*` kept 1 h): bounded by time, not count. */
+  dedupeKeys: number;
   runsKept: number;
   workerRss: number;
+  /** This process: the chat core (bot) or the producer, with the RunQueue. */
   producerRss: number;
 }
 
@@ -118,18 +128,19 @@ async function main(): Promise<void> {
       seconds: (Date.now() - t0) / 1000,
       usedMemory: used,
       keys: await conn.dbsize(),
+      dedupeKeys: (await countKeys(conn, `${prefix}:seen:*`)) + (await countKeys(conn, `${prefix}:idem:*`)),
       runsKept: await conn.zcard(`${prefix}:runs`),
       workerRss: rssOf(worker.pid!),
       producerRss: process.memoryUsage().rss,
     };
     samples.push(s);
     console.log(
-      `${String(s.runs).padStart(5)} runs  ${s.seconds.toFixed(0).padStart(4)} s  redis used_memory ${mb(s.usedMemory)}  keys ${String(s.keys).padStart(5)}  runs kept ${String(s.runsKept).padStart(4)}  worker RSS ${mb(s.workerRss)}  producer RSS ${mb(s.producerRss)}`,
+      `${String(s.runs).padStart(5)} runs  ${s.seconds.toFixed(0).padStart(4)} s  redis used_memory ${mb(s.usedMemory)}  keys ${String(s.keys).padStart(5)} (dedupe ${String(s.dedupeKeys).padStart(5)})  runs kept ${String(s.runsKept).padStart(4)}  worker RSS ${mb(s.workerRss)}  bot RSS ${mb(s.producerRss)}`,
     );
   };
   await sample();
   let next = 0;
-  const one = async () => {
+  const viaQueue = async () => {
     while (next < RUNS) {
       next++;
       const { runId } = await queue.submit(plan, { requestedBy: 'console:soak' });
@@ -140,9 +151,48 @@ async function main(): Promise<void> {
       if (done % EVERY === 0) await sample();
     }
   };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, one));
+  // The bot's way: the chat core behind a console transport that keeps nothing but the cards not final yet.
+  const transport = new DiscardTransport();
+  const core = new ChatCore({
+    queue,
+    loaded,
+    library,
+    audit,
+    redis: conn,
+    prefix,
+    pacing: { console: { minIntervalMs: 0 } },
+    liveCard: { endGraceMs: 5000, reconnectDelayMs: 100 },
+    log: (line) => process.env.SOAK_DEBUG && console.error(`core: ${line}`),
+  });
+  core.attach(transport);
+  const viaChat = async () => {
+    while (next < RUNS) {
+      next++;
+      const final = transport.nextFinal(60_000);
+      await core.handle({ platform: 'console', user: 'console:soak', room: 'console:local', text: '/diagnose quick app', via: 'text', deliveryId: randomUUID() });
+      const card = await final;
+      if (!/done|healthy/i.test(card)) failed++;
+      done++;
+      if (done % EVERY === 0) await sample();
+    }
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, PATH === 'chat' ? viaChat : viaQueue));
   const seconds = (Date.now() - t0) / 1000;
 
+  if (process.env.SOAK_DEBUG) {
+    const kinds = new Map<string, number>();
+    let cursor = '0';
+    do {
+      const [nextCursor, keys] = await conn.scan(cursor, 'COUNT', 1000);
+      cursor = nextCursor;
+      for (const k of keys) {
+        const kind = k.replace(/r_[a-z0-9]+/g, 'RUN').replace(/[0-9a-f-]{36}/g, 'UUID').replace(/:\d+/g, ':N');
+        kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+      }
+    } while (cursor !== '0');
+    console.error([...kinds].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, n]) => `${n} ${k}`).join('\n'));
+  }
+  await core.close(5000);
   await queue.close();
   conn.disconnect();
   await redis.stop();
@@ -153,31 +203,101 @@ async function main(): Promise<void> {
     usedMemory: slope((s) => s.usedMemory),
     workerRss: slope((s) => s.workerRss),
     producerRss: slope((s) => s.producerRss),
-    keys: slope((s) => s.keys),
+    keys: slope((s) => s.keys - s.dedupeKeys),
   };
   const perK = (b: number) => `${b >= 0 ? '+' : ''}${(b * 1000 / 1024).toFixed(1)} KiB per 1,000 runs`;
   console.log(`\n${done} runs in ${seconds.toFixed(0)} s (${(done / seconds).toFixed(1)} runs/s), ${failed} not done`);
-  console.log(`slope after ${WARMUP} runs: redis used_memory ${perK(slopes.usedMemory)}, worker RSS ${perK(slopes.workerRss)}, producer RSS ${perK(slopes.producerRss)}, keys ${(slopes.keys * 1000).toFixed(1)} per 1,000 runs`);
+  console.log(`slope after ${WARMUP} runs: redis used_memory ${perK(slopes.usedMemory)}, worker RSS ${perK(slopes.workerRss)}, bot RSS ${perK(slopes.producerRss)}, keys other than chat dedupe ${(slopes.keys * 1000).toFixed(1)} per 1,000 runs`);
 
-  const rows = samples.map((s) => `| ${s.runs} | ${s.seconds.toFixed(0)} | ${mb(s.usedMemory)} | ${s.keys} | ${s.runsKept} | ${mb(s.workerRss)} | ${mb(s.producerRss)} |`);
+  const rows = samples.map((s) => `| ${s.runs} | ${s.seconds.toFixed(0)} | ${mb(s.usedMemory)} | ${s.keys} | ${s.dedupeKeys} | ${s.runsKept} | ${mb(s.workerRss)} | ${mb(s.producerRss)} |`);
   const md = [
     '# Soak: 2,000 runs, memory after warm-up',
     '',
-    `Written by \`npx tsx bench/soak.ts\` on ${new Date().toISOString().slice(0, 10)} (${cpus().length} cores, Node ${process.version}). ${done} runs of a two-step runbook on two \`address: local\` hosts through the real queue: this process submits and follows each run like the CLI and the bot do and writes an audit entry per run; a separate \`triage worker\` process (concurrency 8) runs them; ${IN_FLIGHT} runs in flight at a time. Redis is a private redis-server started for the soak. Retention: \`runs.maxCount 300\`, completed/failed jobs 100, audit 500, swept every 2 s.`,
+    `Written by \`npx tsx bench/soak.ts\` on ${new Date().toISOString().slice(0, 10)} (${cpus().length} cores, Node ${process.version}). ${done} runs of a two-step runbook on two \`address: local\` hosts through the real queue, ${
+      PATH === 'chat'
+        ? 'the bot\'s way: each one is `/diagnose quick app` typed into the chat core (access check, audit entry, run card followed live to its final edit) over a console transport that keeps nothing, so "bot RSS" is this process: chat core, RunQueue and live cards'
+        : 'submitted and followed the way the CLI does (RunQueue.submit + wait, plus an audit entry per run), so "bot RSS" is this producer process'
+    }; a separate \`triage worker\` process (concurrency 8) runs them; ${IN_FLIGHT} runs in flight at a time. Redis is a private redis-server started for the soak, so its figures are the soak's alone. Retention: \`runs.maxCount 300\`, completed/failed jobs 100, audit 500, swept every 2 s (the defaults keep 5,000 runs for 30 days: the same plateau, later and higher).`,
     '',
     `${done} runs in ${seconds.toFixed(0)} s (${(done / seconds).toFixed(1)} runs/s); ${failed} did not end \`done\`.`,
     '',
-    '| runs | s | Redis used_memory | keys | runs kept | worker RSS | producer RSS |',
-    '|---:|---:|---:|---:|---:|---:|---:|',
+    '| runs | s | Redis used_memory | keys | of which chat dedupe | runs kept | worker RSS | bot RSS |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
     '',
-    `Slope after warm-up (least squares over the samples from ${WARMUP} runs on): Redis used_memory ${perK(slopes.usedMemory)}; worker RSS ${perK(slopes.workerRss)}; producer RSS ${perK(slopes.producerRss)}; keys ${(slopes.keys * 1000).toFixed(1)} per 1,000 runs.`,
+    `Slope after warm-up (least squares over the samples from ${WARMUP} runs on): Redis used_memory ${perK(slopes.usedMemory)}; worker RSS ${perK(slopes.workerRss)}; bot RSS ${perK(slopes.producerRss)}; keys other than chat dedupe ${(slopes.keys * 1000).toFixed(1)} per 1,000 runs.`,
     '',
-    'Before warm-up Redis grows while the run store fills up to `retention.runs.maxCount`; after it, each sweep removes as many finished runs (record, steps, events) as were added, BullMQ drops finished jobs past `retention.jobs`, and the audit stream is trimmed to its cap.',
+    'Before warm-up Redis grows while the run store fills up to `retention.runs.maxCount`; after it, each sweep removes as many finished runs (record, steps, events) as were added, BullMQ drops finished jobs past `retention.jobs`, and the audit stream and BullMQ\'s event streams are trimmed to their caps. The one thing still growing in a soak this fast is the chat\'s delivery dedupe: two small keys per command (`P:seen:*`, kept 24 h against platform redeliveries, and `P:idem:*`, kept 1 h), bounded by time rather than count — at a real chat\'s rate that is a few hundred keys; at this soak\'s rate it is the slow climb of used_memory.',
+    '',
+    'RSS of Node processes moves in a sawtooth (the heap grows until a major GC), so read the slope, not two neighbouring samples.',
     '',
   ].join('\n');
   writeFileSync(OUT, md);
   console.log(`\nwrote ${OUT}`);
+}
+
+/**
+ * A console chat that keeps nothing: it remembers a card only until its final
+ * edit, and hands each final card to whoever waits next (runs end in any order).
+ */
+class DiscardTransport implements ChatTransport {
+  readonly platform = 'console' as const;
+  readonly maxTextLength = 8000;
+  private seq = 0;
+  private readonly waiting: { resolve: (text: string) => void; timer: NodeJS.Timeout }[] = [];
+  private readonly finished: string[] = [];
+
+  async post(room: string, msg: ChatMessage, opts: { thread?: string } = {}): Promise<MessageRef> {
+    const ref: MessageRef = { room, id: String(++this.seq), ...(opts.thread ? { thread: opts.thread } : {}) };
+    this.see(msg);
+    return ref;
+  }
+
+  async edit(_ref: MessageRef, msg: ChatMessage): Promise<void> {
+    this.see(msg);
+  }
+
+  async upload(): Promise<void> {}
+
+  /** The next final card's last line (waits up to `ms`). */
+  nextFinal(ms: number): Promise<string> {
+    const ready = this.finished.shift();
+    if (ready !== undefined) return Promise.resolve(ready);
+    return new Promise((resolve) => {
+      // Counted as not done (and the soak goes on) rather than ending it.
+      const timer = setTimeout(() => {
+        const i = this.waiting.findIndex((w) => w.timer === timer);
+        if (i >= 0) this.waiting.splice(i, 1);
+        resolve(`no final card within ${ms} ms`);
+      }, ms);
+      this.waiting.push({ resolve, timer });
+    });
+  }
+
+  private see(msg: ChatMessage): void {
+    const card = readCard(msg);
+    if (!card && process.env.SOAK_DEBUG) console.error(`chat: ${msg.title ?? ''} ${msg.lines.join(' / ').slice(0, 300)}`);
+    if (!card?.final) return;
+    const line = msg.lines.at(-1) ?? '';
+    const w = this.waiting.shift();
+    if (!w) {
+      this.finished.push(line);
+      return;
+    }
+    clearTimeout(w.timer);
+    w.resolve(line);
+  }
+}
+
+async function countKeys(r: Redis, match: string): Promise<number> {
+  let n = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await r.scan(cursor, 'MATCH', match, 'COUNT', 1000);
+    cursor = next;
+    n += keys.length;
+  } while (cursor !== '0');
+  return n;
 }
 
 function rssOf(pid: number): number {
@@ -239,6 +359,16 @@ function stopper(c: ChildProcess): { kill(): Promise<void> } {
       clearTimeout(t);
     },
   };
+}
+
+// Interrupted: still stop what was started (by PID) and remove the temp dirs.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    void Promise.all(started.map((s) => s.kill().catch(() => {}))).finally(() => {
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+      process.exit(130);
+    });
+  });
 }
 
 try {
