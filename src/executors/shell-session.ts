@@ -11,18 +11,22 @@
  * - the guard is the only reader of the session's stdin. It hands the driver
  *   its script, then forwards each command line; `k <pgid>` lines it runs
  *   itself (kill that process group: how the client cancels or times out a
- *   step — in-band, no second SSH channel, so it works with MaxSessions 1).
+ *   step — in-band, no second SSH channel, so it works with MaxSessions 1);
+ *   `s <pid>` lines signal the driver to skip the rest of a cancelled batch.
  *   When stdin hits EOF (session closed, client socket gone, worker
  *   SIGKILLed: sshd closes the channel) it sends SIGHUP to the session's own
  *   process group; the driver's per-step waiter traps it and kills the step's
- *   group, which `setsid` moved out of reach of that HUP.
+ *   group, which `timeout` (or `setsid`) moved out of reach of that HUP.
  * - the driver runs each command (one line: a single-quoted shell word, so no
- *   heredoc and no file) under `setsid timeout -s KILL <t+2s> sh -c`. Its
- *   stdout and stderr go through pipes into `head -c <cap>` (1 MB of output
- *   never crosses the wire; the rest is only counted by `wc -c`) and command
- *   substitutions, then out as frames with exact byte counts. When the
- *   command's main process exits, its group is killed: background children
- *   it forgot die with the step.
+ *   heredoc and no file) under `timeout -s KILL <t+2s> sh -c` — with
+ *   `setsid` in front only where `timeout` does not lead a process group of
+ *   its own (GNU timeout does: checked once at start). Its stdout and stderr
+ *   go through pipes into `head -c <cap>` (1 MB of output never crosses the
+ *   wire) and command substitutions, then out as frames with exact byte
+ *   counts. What is left after the cap is counted by `wc -c`, started only
+ *   when a stream passed its cap (one `read` tells). When the command's main
+ *   process exits, its group is killed: background children it forgot die
+ *   with the step.
  * `timeout` is the step's parent, in the step's group, and lives exactly as
  * long as the step; it is only the host-side backstop for a client that
  * vanished without closing TCP (a partition), since the client's own timer
@@ -31,22 +35,27 @@
  * timeout after every step (7 `sleep`s after one 502 run, 600 after 6 steps
  * x 100 hosts) and kept the command and its raw output in `/tmp/triage.*`.
  *
- * Frames (each line starts with `@@TRIAGE`): `ready <pid> [big]`; per step
- * `start <id> <pgid>`, `exit <id> <rc>`, `out <id> <kept> <rest>` + kept
- * bytes, `err <id> <kept> <rest>` + kept bytes. `rest` > 0 means the stream
- * was cut at `cap` bytes and `rest` more were discarded on the host.
+ * Batches ({@link ShellSession.runBatch}): several `t_run` lines in one write;
+ * the driver runs them in order and each result streams back as it finishes,
+ * so a run's independent steps cost one round trip. Cancelling a batch sends
+ * `s <driver pid>` (the guard signals USR1 to the driver, whose trap marks
+ * the batch id) and `k <pgid>`: the running command dies and the driver
+ * answers `skip <id>` for the rest instead of running them.
  *
- * Cost, old driver vs this one, measured on this machine (2 shared cores under
- * load 10-15 from other test runs, so CPU time of the session's process tree
- * over a local dash, 150 steps each): `true` 12.9 vs 13.7 ms, `echo; echo >&2`
- * 13.6 vs 13.1 ms, a 4 KB probe script 13.2 vs 14.7 ms (one `head -c` copies
- * it; the shells' `read` takes a byte per syscall, which cost 20.4 ms);
- * syscalls per `true` step 1430 vs 1373; forks 14.1 vs 13.4, programs run 9
- * vs 7. Over SSH, interleaved on one connection (load ~3.4): `true` 13.7 vs
- * 12.7 ms, 1 MB of output 32.0 vs 32.3 ms. Processes left per step: 1 `sleep`
- * for the whole timeout vs 0.
+ * Frames (each line starts with `@@TRIAGE`): `ready <driver pid> [big]`; per
+ * step `start <id> <pgid>`, `exit <id> <rc>`, `out <id> <kept> <rest>` + kept
+ * bytes, `err <id> <kept> <rest>` + kept bytes, or `skip <id>`. `rest` > 0
+ * means the stream was cut at `cap` bytes and `rest` more were discarded on
+ * the host. Ids are `<batch>.<n>`.
  *
- * Deliberately left out: streaming output while a command runs, stdin for
+ * Cost per step on the host, CPU time of the whole process tree over a local
+ * dash (200 steps of `echo hi`, 2 shared cores under heavy load): 12.8 ms
+ * with `setsid` and two `wc -c` per step (the previous driver), 9.3 ms now;
+ * programs run per step 7 → 4 (`timeout`, `sh`, two `head`). A command past
+ * its cap also pays a byte-wise `read` of the rest of that line and a `wc`.
+ * Processes left per step: 0.
+ *
+ * Deliberately left out: streaming one command's output while it runs, stdin for
  * commands (they read /dev/null), two commands at once on one session
  * (callers open more sessions), and NUL bytes in output (the shell's command
  * substitution drops them; they are not counted either). Hosts without

@@ -4,7 +4,7 @@
  * broken host is an error the engine can report — never a hang.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TriageError } from '../../src/errors.ts';
@@ -83,6 +83,44 @@ describe('a hung command', () => {
     expect(r.aborted).toBe(true);
     const left = await ssh.exec(spec(), `ps -eo args | grep -c '^[s]leep 2993' || true`);
     expect(left.stdout.trim()).toBe('0');
+  });
+});
+
+describe('several commands in one write (a batch)', () => {
+  async function batch(commands: { command: string; opts?: { timeoutMs?: number } }[], signal?: AbortSignal) {
+    const got: { i: number; r: Awaited<ReturnType<SshExecutor['exec']>>; at: number }[] = [];
+    await ssh.execBatch(spec(), commands, { signal, onResult: (i, r) => got.push({ i, r, at: Date.now() }) });
+    return got;
+  }
+
+  it('streams each result back in order as it finishes, each with its own timeout', async () => {
+    const got = await batch([{ command: 'echo one' }, { command: 'sleep 3177', opts: { timeoutMs: 700 } }, { command: 'echo three >&2; exit 4' }]);
+    expect(got.map((g) => g.i)).toEqual([0, 1, 2]);
+    expect(got[0]!.r).toMatchObject({ exitCode: 0, stdout: 'one\n' });
+    expect(got[1]!.r).toMatchObject({ exitCode: null, timedOut: true });
+    expect(got[2]!.r).toMatchObject({ exitCode: 4, stderr: 'three\n', timedOut: false });
+    // the first result arrived before the second command was given up
+    expect(got[0]!.at).toBeLessThan(got[1]!.at);
+    const left = await ssh.exec(spec(), `ps -eo args | grep -c '^[s]leep 3177' || true`);
+    expect(left.stdout.trim()).toBe('0');
+  });
+
+  it('cancelled: the running command is killed and the rest never run on the host', async () => {
+    const marker = join(fleet.dir, `batch-ran-${Date.now()}`);
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 400);
+    const got = await batch([{ command: 'echo first' }, { command: 'sleep 3178', opts: { timeoutMs: 60_000 } }, { command: `touch ${marker}` }, { command: `touch ${marker}` }], ac.signal);
+    expect(got.map((g) => [g.i, g.r.aborted])).toEqual([
+      [0, false],
+      [1, true],
+      [2, true],
+      [3, true],
+    ]);
+    expect(existsSync(marker)).toBe(false);
+    const left = await ssh.exec(spec(), `ps -eo args | grep -c '^[s]leep 3178' || true`);
+    expect(left.stdout.trim()).toBe('0');
+    // the session is still good for the next batch
+    expect((await batch([{ command: 'echo again' }]))[0]!.r.stdout).toBe('again\n');
   });
 });
 
