@@ -7,6 +7,8 @@
 import { userInfo } from 'node:os';
 import { loadConfig } from '../config.ts';
 import { TriageError } from '../errors.ts';
+import type { FinishedRun } from '../oncall/incidents.ts';
+import type { RedisHandle } from '../queue/redis.ts';
 import type { TriageWorker } from '../queue/worker.ts';
 import { RunbookLibrary } from '../runbooks/loader.ts';
 import { planCommands, prepareRun } from '../runbooks/prepare.ts';
@@ -94,6 +96,7 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
         if (!json) io.err(`triage: run ${final.state}${final.result.summary ? `: ${final.result.summary}` : ''}`);
         return 3;
       }
+      await recordIncident(redis, prefix, { runId, runbook: plan.runbook.name, target: plan.target.name, requestedBy: `cli:${userInfo().username}`, result: final.result }, io);
       return exitCodeForResult(final.result);
     } finally {
       io.stopSignal?.removeEventListener('abort', onStop);
@@ -109,4 +112,26 @@ function parseWait(s: string): number {
   const m = /^(\d+)(ms|s|m)?$/.exec(s);
   if (!m) throw new TriageError('USAGE', `--wait "${s}" is not a duration`, { fix: 'e.g. --wait 90s or --wait 10m' });
   return Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm'];
+}
+
+/**
+ * A CLI run counts into incidents like a chat run: an unhealthy one opens or
+ * updates its target + cause's incident, a healthy one marks it "recovered?"
+ * (recording is idempotent per run). Bounded, and never changes the exit code.
+ */
+async function recordIncident(redis: RedisHandle, prefix: string, run: FinishedRun, io: CliIO): Promise<void> {
+  const [{ IncidentStore }, { keyPrefix }, { within }] = await Promise.all([
+    import('../oncall/incidents.ts'),
+    import('../queue/redis.ts'),
+    import('../queue/redis-watch.ts'),
+  ]);
+  const client = redis.client();
+  try {
+    const outcome = await within(new IncidentStore(client, keyPrefix(redis, prefix)).recordRun(run), 3000, null);
+    if (!outcome) io.err('triage: could not record the incident (Redis did not answer in 3 s)');
+  } catch (e) {
+    io.err(`triage: could not record the incident: ${(e as Error).message}`);
+  } finally {
+    client.disconnect();
+  }
 }
