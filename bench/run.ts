@@ -21,7 +21,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -207,6 +207,8 @@ function makeUser(name: string, rc?: string): boolean {
       return false;
     }
     usersMade.push(name);
+    // useradd leaves the password locked ('!'), and sshd without PAM refuses locked accounts even for keys.
+    execFileSync('usermod', ['-p', '*', name]);
     // bash sources ~/.bashrc for commands sshd runs; ~/.profile for login shells.
     if (rc !== undefined) for (const f of ['.bashrc', '.profile']) writeFileSync(`/home/${name}/${f}`, rc);
     return true;
@@ -245,6 +247,8 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 
 fleet = await startFleet({ hosts: 100, ...(fastUser ? { user: fastUser } : {}) });
 slowFleet = slowUser ? await startFleet({ hosts: 20, user: slowUser }) : undefined;
+// sshd reads AuthorizedKeysFile as the logging-in user: let other users through the (root, 0700) fleet dirs.
+for (const f of [fleet, slowFleet]) if (f && (fastUser || slowUser)) chmodSync(f.dir, 0o711);
 const fleetHosts = (f: Fleet, prefix: string) =>
   Object.fromEntries(f.hosts.map((h, i) => [`${prefix}${i + 1}`, { address: h.address, port: h.port, user: h.user, privateKey: f.keyFile, hostKey: f.hostKeyFingerprint }]));
 const hostsSection = { ...fleetHosts(fleet!, 'web'), ...(slowFleet ? fleetHosts(slowFleet, 'slow') : {}), here: { address: 'local' } };
@@ -359,6 +363,15 @@ async function startChat() {
   return {
     bot,
     async diagnose(targetName: string) {
+      // The previous run's thread posts are paced (1 op/s per room): start when the bot has gone quiet, so each run is measured alone.
+      const calls = () => slack.callsOf('chat.postMessage').length + slack.callsOf('chat.update').length + slack.callsOf('files.uploadV2').length;
+      let seen = -1;
+      await until('the bot to go quiet', () => {
+        const n = calls();
+        const quiet = n === seen;
+        seen = n;
+        return quiet;
+      }, 120_000, 1500);
       const postsBefore = slack.callsOf('chat.postMessage').length;
       const updatesBefore = slack.callsOf('chat.update').length;
       const t0 = Date.now();
@@ -402,7 +415,7 @@ async function fanOut(n: number, runs: { fast: number; ansible: number }, chat: 
   const note = (name: string, r: Timed & { durationMs?: number }) => {
     const e = results.get(name) ?? { ms: [], rss: [], over: [], failed: 0 };
     results.set(name, e);
-    if (r.code !== 0) e.failed++;
+    if (r.code !== 0 && !e.failed++) console.error(`bench: ${name} failed (exit ${r.code}): ${(r.stderr || r.stdout).slice(0, 400)}`);
     e.ms.push(r.ms);
     if (r.rssKB) e.rss.push(r.rssKB / 1024);
     if (r.durationMs !== undefined) e.over.push(r.ms - r.durationMs);

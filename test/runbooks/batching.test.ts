@@ -182,8 +182,9 @@ describe('what may go together', () => {
 
   it('a batch ends before a step that reads a batch member in when, run, args or env', () => {
     expect(batchFrom(steps([{}, {}, { when: 's1.ok' }, {}]), 0).map((s) => s.id)).toEqual(['s0', 's1']);
-    expect(batchFrom(steps([{}, { run: 'echo ${{ s0.output }}' }]), 0).map((s) => s.id)).toEqual(['s0']);
-    expect(batchFrom(steps([{}, { run: undefined, probe: 'listener', args: ['${{ s0.port }}'] }]), 0).map((s) => s.id)).toEqual(['s0']);
+    const tpl = (e: string) => `\${{ ${e} }}`;
+    expect(batchFrom(steps([{}, { run: `echo ${tpl('s0.output')}` }]), 0).map((s) => s.id)).toEqual(['s0']);
+    expect(batchFrom(steps([{}, { run: undefined, probe: 'listener', args: [tpl('s0.port')] }]), 0).map((s) => s.id)).toEqual(['s0']);
   });
 
   it('reading steps before the batch, the target or params is fine; a step that changes the host goes alone', () => {
