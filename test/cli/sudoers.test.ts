@@ -83,7 +83,9 @@ describe('triage sudoers', () => {
     const r = await runCli(['sudoers', '--allow-changes', '--config', writeConfig('shop.yaml', { shop: SHOP })]);
     expect(r.code).toBe(0);
     expect(allowed(r.stdout)).toContain('/usr/bin/systemctl restart shop-api.service');
-    expect(r.stdout).toMatch(/^Cmnd_Alias TRIAGE_CHANGES = \/usr\/bin\/systemctl restart shop-api.service$/m);
+    expect(r.stdout).toMatch(/^Cmnd_Alias TRIAGE_CHANGES = \/usr\/bin\/systemctl restart shop-api.service(, \\)?$/m);
+    // deploy's nginx_reload fix: reload only, after its own nginx -t
+    expect(allowed(r.stdout)).toContain('/usr/sbin/nginx -s reload -c /etc/nginx/nginx.conf');
     expect(r.stdout).toMatch(/^triage ALL=\(root\) NOPASSWD: TRIAGE_READ, TRIAGE_CHANGES$/m);
     // A pm2 app restarts as its own user: nothing to allow.
     const pm2 = await runCli(['sudoers', '--allow-changes', '--config', writeConfig('pm2.yaml', { shop: { ...SHOP, service: { manager: 'pm2', name: 'shop' }, logs: { pm2: 'shop' } } })]);
