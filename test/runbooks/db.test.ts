@@ -276,7 +276,7 @@ describe('triage run db on MySQL/MariaDB', () => {
       expectCause(run, 'db-connections-exhausted');
       expect(run.json.findings[0].title).toContain('Too many connections');
       expect(run.stdout).not.toContain('app-pw');
-    });
+    }, 120_000);
 
     it('db-unreachable: the server stopped', async () => {
       await m.stopServer();
