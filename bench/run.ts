@@ -19,7 +19,7 @@
  *
  * BENCH_RUNS=2 runs every case at most twice (a quick look).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, userInfo } from 'node:os';
@@ -166,11 +166,9 @@ function stopChild(c: ChildProcess): Promise<void> {
 }
 
 function version(cmd: string, args: string[]): string {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0]!.trim();
-  } catch (e) {
-    return String((e as { stderr?: string }).stderr ?? 'not found').split('\n')[0]!.trim();
-  }
+  // `ssh -V` answers on stderr.
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return (r.stdout || r.stderr || 'not found').split('\n')[0]!.trim();
 }
 
 // ------------------------------------------------------------------ setup
