@@ -1,9 +1,11 @@
 /**
  * Delivery to one chat transport, room by room. Operations for one room (post,
- * edit, upload, private reply) run one at a time, in the order they were
- * asked for, paced so the platform's limits are respected; rooms do not wait
+ * edit, upload, private reply) run one at a time, paced so the platform's limits are respected; rooms do not wait
  * for each other.
  *
+ * - The card comes first: top-level posts and edits of top-level messages go
+ *   ahead of queued thread traffic (posts, files, edits in a thread); each
+ *   kind keeps its own order.
  * - Edits of one message coalesce: while an edit is still waiting its turn, a
  *   newer edit of the same message replaces its content, so only the latest
  *   card is sent.
@@ -218,7 +220,13 @@ export class Outbox {
       init?.(op);
       this.pending++;
       const room = this.room(info.room);
-      room.ops.push(op);
+      // The card people watch goes first: a top-level post or an edit of a
+      // top-level message jumps ahead of queued thread traffic (step details,
+      // files), which at 1 op/s would otherwise hold a final card back by a
+      // second per host. Order within each kind is kept.
+      const firstThreadOp = isThreadOp(info) ? -1 : room.ops.findIndex((o) => isThreadOp(o.info));
+      if (firstThreadOp >= 0) room.ops.splice(firstThreadOp, 0, op);
+      else room.ops.push(op);
       if (!room.busy) void this.pump(room);
     });
   }
@@ -319,4 +327,9 @@ function isRateLimited(err: unknown): err is { retryAfterMs: number } {
     (err as Error).name === 'RateLimitedError' &&
     typeof (err as { retryAfterMs?: unknown }).retryAfterMs === 'number'
   );
+}
+
+/** Posts, uploads and edits inside a thread: details, read after the card. */
+function isThreadOp(info: OutboxOperation): boolean {
+  return info.thread !== undefined || info.ref?.thread !== undefined;
 }

@@ -50,6 +50,32 @@ afterEach(() => {
 });
 
 describe('Outbox', () => {
+  it('the final card does not wait behind queued thread details: it goes first, each kind in its own order', async () => {
+    const ob = new Outbox({ transport: t, pacing: { minIntervalMs: 1000 } });
+    const card = await (async () => {
+      const r = ob.post('tg:-1', msg('card v0'));
+      await vi.runAllTimersAsync();
+      return (await r)!;
+    })();
+    const details = [1, 2, 3, 4, 5].map((i) => ob.post('tg:-1', msg(`web${i} details`), { thread: card.id }));
+    const file = ob.upload('tg:-1', { filename: 'web5.txt', content: 'x' }, { thread: card.id });
+    const final = ob.edit(card, msg('card final'));
+    const next = ob.post('tg:-1', msg('next run card'));
+    await vi.runAllTimersAsync();
+    await Promise.all([...details, file, final, next]);
+    expect(t.delivered()).toEqual([
+      'post card v0',
+      'post web1 details', // already on its way (waiting out the pacing) when the edit came
+      'edit card final',
+      'post next run card',
+      'post web2 details',
+      'post web3 details',
+      'post web4 details',
+      'post web5 details',
+      'upload web5.txt',
+    ]);
+  });
+
   it('sends only the latest version when several edits of a card are waiting', async () => {
     const ob = new Outbox({ transport: t, pacing: { minIntervalMs: 1000 } });
     const ref = ob.post('tg:-1', msg('card v0'));
