@@ -159,7 +159,7 @@ export class SshExecutor implements Executor {
     const port = host.port ?? 22;
     const where = `${host.name} (${host.address}:${port})`;
     const timeoutMs = host.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-    const sock = await tcpConnect(host.address, port, timeoutMs, where);
+    const sock = await tcpConnect(host.address, port, timeoutMs, SSH_TCP_ERRORS(where));
     conn.sock = sock;
     if (conn.closedByUs) {
       sock.destroy();
@@ -340,12 +340,29 @@ function wrapExec(err: Error, host: HostSpec): TriageError {
   });
 }
 
-function tcpConnect(address: string, port: number, timeoutMs: number, where: string): Promise<Socket> {
+/** How a failed TCP connect is told to the user: each caller words it for its own context. */
+export interface TcpConnectErrors {
+  timeout: (timeoutMs: number) => TriageError;
+  error: (e: NodeJS.ErrnoException) => TriageError;
+}
+
+const SSH_TCP_ERRORS = (where: string): TcpConnectErrors => ({
+  timeout: (ms) => new TriageError('SSH_CONNECT', `${where}: no answer within ${ms} ms`, { fix: 'check the address, the port and firewalls' }),
+  error: (e) => new TriageError('SSH_CONNECT', `${where}: ${e.code ?? e.message}`, { fix: 'check the address, the port and that sshd runs on the host', cause: e }),
+});
+
+/**
+ * Opens the TCP connection ssh2 then runs over: bounded by `timeoutMs`,
+ * TCP_NODELAY (ssh2 leaves Nagle on) and keepalive set, and an 'error'
+ * listener kept for the socket's life (ssh2 adds its own only once
+ * connect() is called). Shared by the executor and `triage init`.
+ */
+export function tcpConnect(address: string, port: number, timeoutMs: number, errors: TcpConnectErrors): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const sock = netConnect({ host: address, port });
     const timer = setTimeout(() => {
       sock.destroy();
-      reject(new TriageError('SSH_CONNECT', `${where}: no answer within ${timeoutMs} ms`, { fix: 'check the address, the port and firewalls' }));
+      reject(errors.timeout(timeoutMs));
     }, timeoutMs);
     sock.once('connect', () => {
       clearTimeout(timer);
@@ -353,10 +370,9 @@ function tcpConnect(address: string, port: number, timeoutMs: number, where: str
       sock.setKeepAlive(true, 30_000);
       resolve(sock);
     });
-    // Kept for the socket's life: ssh2 adds its own, but not before connect() is called.
     sock.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new TriageError('SSH_CONNECT', `${where}: ${e.code ?? e.message}`, { fix: 'check the address, the port and that sshd runs on the host', cause: e }));
+      reject(errors.error(e));
     });
   });
 }

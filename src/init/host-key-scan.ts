@@ -8,11 +8,11 @@
  * Deliberately left out: trusting the key. The caller shows the fingerprint
  * and a person (or `--host-key`) decides.
  */
-import { connect as netConnect, type Socket } from 'node:net';
 import { Client } from 'ssh2';
 import { TriageError } from '../errors.ts';
 import { DEFAULT_CONNECT_TIMEOUT_MS } from '../executors/executor.ts';
 import { fingerprint } from '../executors/host-key.ts';
+import { type TcpConnectErrors, tcpConnect } from '../executors/ssh.ts';
 
 /** What the host presented. */
 export interface ScannedHostKey {
@@ -54,7 +54,7 @@ export function keyTypeOf(blob: Buffer): string {
 export async function scanHostKey(address: string, port: number, opts: ScanOptions = {}): Promise<ScannedHostKey> {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   const where = `${address}:${port}`;
-  const sock = await tcpConnect(address, port, timeoutMs, where);
+  const sock = await tcpConnect(address, port, timeoutMs, initTcpErrors(where));
   const client = new Client();
   try {
     return await new Promise<ScannedHostKey>((resolve, reject) => {
@@ -84,21 +84,13 @@ export async function scanHostKey(address: string, port: number, opts: ScanOptio
   }
 }
 
-function tcpConnect(address: string, port: number, timeoutMs: number, where: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const sock = netConnect({ host: address, port });
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new TriageError('SSH_CONNECT', `${where}: no answer within ${timeoutMs} ms`, { fix: 'check the address, the port and firewalls' }));
-    }, timeoutMs);
-    sock.once('connect', () => {
-      clearTimeout(timer);
-      resolve(sock);
-    });
-    sock.once('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
+/** `triage init`'s wording of a failed connect: it names the flag to check. */
+function initTcpErrors(where: string): TcpConnectErrors {
+  return {
+    timeout: (ms) => new TriageError('SSH_CONNECT', `${where}: no answer within ${ms} ms`, { fix: 'check the address, the port and firewalls' }),
+    error: (e) => {
       const why = e.code === 'ECONNREFUSED' ? 'connection refused' : e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN' ? 'no such host' : (e.code ?? e.message);
-      reject(new TriageError('SSH_CONNECT', `cannot reach ${where}: ${why}`, { fix: 'check the address and --ssh-port, and that sshd runs on the host', cause: e }));
-    });
-  });
+      return new TriageError('SSH_CONNECT', `cannot reach ${where}: ${why}`, { fix: 'check the address and --ssh-port, and that sshd runs on the host', cause: e });
+    },
+  };
 }
