@@ -124,6 +124,8 @@ export class LiveCard {
     this.lastSent = JSON.stringify(first);
     const posting = this.o.outbox.post(this.o.room, first, {
       ...(this.o.thread ? { thread: this.o.thread } : {}),
+      // Someone just asked: the card goes ahead of other runs' progress and details.
+      urgent: true,
       onGiveUp: () => this.o.log?.(`run card for ${this.runId} could not be posted in ${this.o.room}`),
     });
     this.markReady();
@@ -236,7 +238,8 @@ export class LiveCard {
     const key = JSON.stringify(msg);
     if (key !== this.lastSent) {
       this.lastSent = key;
-      void this.o.outbox.edit(this.ref, msg, { onGiveUp: () => this.deliveryTrouble() });
+      // Progress edits are routine (paced, coalesced); the final one goes out at once.
+      void this.o.outbox.edit(this.ref, msg, { urgent: this.view!.final, onGiveUp: () => this.deliveryTrouble() });
     }
     this.postDetails();
   }

@@ -47,7 +47,7 @@ export class LocalExecutor implements Executor {
 
   private async open(): Promise<ShellSession> {
     // detached: the shell leads its own process group, which the driver's guard signals when stdin closes.
-    const child = spawn('sh', [], { stdio: ['pipe', 'pipe', 'ignore'], detached: true });
+    const child = spawn('sh', [], { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     this.children.add(child);
     child.on('exit', () => this.children.delete(child));
     await new Promise<void>((resolve, reject) => {
@@ -55,7 +55,7 @@ export class LocalExecutor implements Executor {
       child.once('error', (e) => reject(new TriageError('EXEC_FAILED', `cannot start sh on this machine: ${e.message}`)));
     });
     child.stdin!.on('error', () => {}); // EPIPE once the shell is gone; the session reports it as closed
-    const session = new ShellSession(child.stdin!, child.stdout!, 'local');
+    const session = new ShellSession(child.stdin!, child.stdout!, child.stderr!, 'local');
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([

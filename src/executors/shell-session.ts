@@ -15,25 +15,33 @@
  *   `s <pid>` lines signal the driver to skip the rest of a cancelled batch.
  *   When stdin hits EOF (session closed, client socket gone, worker
  *   SIGKILLed: sshd closes the channel) it sends SIGHUP to the session's own
- *   process group; the driver's per-step waiter traps it and kills the step's
- *   group, which `timeout` (or `setsid`) moved out of reach of that HUP.
+ *   process group; the driver traps it and kills the running step's group,
+ *   which `timeout` (or `setsid`) moved out of reach of that HUP.
  * - the driver runs each command (one line: a single-quoted shell word, so no
- *   heredoc and no file) under `timeout -s KILL <t+2s> sh -c` — with
- *   `setsid` in front only where `timeout` does not lead a process group of
- *   its own (GNU timeout does: checked once at start). Its stdout and stderr
- *   go through pipes into `head -c <cap>` (1 MB of output never crosses the
- *   wire) and command substitutions, then out as frames with exact byte
- *   counts. What is left after the cap is counted by `wc -c`, started only
- *   when a stream passed its cap (one `read` tells). When the command's main
- *   process exits, its group is killed: background children it forgot die
- *   with the step.
+ *   heredoc and no file) in the background as `timeout -s KILL <t+2s> sh -c`
+ *   — with `setsid` in front only where `timeout` does not lead a process
+ *   group of its own (GNU timeout does: checked once at start) — and waits
+ *   for it. The command writes straight to the session's stdout and stderr:
+ *   no pipes, no `head`, no command substitution. Before it starts, the
+ *   step's subshell writes a `start` frame to each stream (with its own pid,
+ *   read from /proc/self/stat: the step's process group); after it ends the
+ *   driver kills what is left of that group (background children it forgot
+ *   die with the step) and writes the closing frames. Output between the
+ *   frames is the command's, byte for byte; the client keeps `cap` bytes of
+ *   each stream and counts the rest, and kills a step whose output runs past
+ *   {@link RUNAWAY_BYTES}.
  * `timeout` is the step's parent, in the step's group, and lives exactly as
  * long as the step; it is only the host-side backstop for a client that
  * vanished without closing TCP (a partition), since the client's own timer
- * sends `k` first. There is no watchdog: the old driver's per-step
- * `( sleep <timeout>; kill )` subshell left its `sleep` running for the whole
- * timeout after every step (7 `sleep`s after one 502 run, 600 after 6 steps
- * x 100 hosts) and kept the command and its raw output in `/tmp/triage.*`.
+ * sends `k` first. There is no watchdog and nothing on disk.
+ *
+ * Frames are lines that start with the session's marker, `@@TRIAGE:` and 16
+ * random hex digits chosen by the client for this session (the command
+ * cannot know it: it is not exported), each after a newline of its own:
+ * `ready <driver pid> [big]`; per step on stdout `start <id> <pgid>`, the
+ * output, `exit <id> <rc>`, or just `skip <id>`; on stderr `start <id>`, the
+ * output, `end <id>`. The newline before a closing frame is the driver's,
+ * not the command's. Ids are `<batch>.<n>`.
  *
  * Batches ({@link ShellSession.runBatch}): several `t_run` lines in one write;
  * the driver runs them in order and each result streams back as it finishes,
@@ -42,32 +50,24 @@
  * the batch id) and `k <pgid>`: the running command dies and the driver
  * answers `skip <id>` for the rest instead of running them.
  *
- * Frames (each line starts with `@@TRIAGE`): `ready <driver pid> [big]`; per
- * step `start <id> <pgid>`, `exit <id> <rc>`, `out <id> <kept> <rest>` + kept
- * bytes, `err <id> <kept> <rest>` + kept bytes, or `skip <id>`. `rest` > 0
- * means the stream was cut at `cap` bytes and `rest` more were discarded on
- * the host. Ids are `<batch>.<n>`.
- *
  * Cost per step on the host, CPU time of the whole process tree over a local
- * dash (200 steps of `echo hi`, 2 shared cores under heavy load): 12.8 ms
- * with `setsid` and two `wc -c` per step (the previous driver), 9.3 ms now;
- * programs run per step 7 → 4 (`timeout`, `sh`, two `head`). A command past
- * its cap also pays a byte-wise `read` of the rest of that line and a `wc`.
+ * dash (120 steps of `uname -srm`, 2 cores): ~12 ms with the previous
+ * driver (output through pipes, two `head -c` and command substitutions per
+ * step), ~5.5 ms now: the fork, `timeout`, `sh` and the command itself.
  * Processes left per step: 0.
  *
- * Deliberately left out: streaming one command's output while it runs, stdin for
- * commands (they read /dev/null), two commands at once on one session
- * (callers open more sessions), and NUL bytes in output (the shell's command
- * substitution drops them; they are not counted either). Hosts without
- * setsid(1) and timeout(1): the step shares the session's group, so a
- * timeout kills only its shell and the rest goes when the session ends.
+ * Deliberately left out: streaming one command's output to the caller while
+ * it runs (it is collected per step), stdin for commands (they read
+ * /dev/null), two commands at once on one session (callers open more
+ * sessions). Hosts without setsid(1) and timeout(1): the step shares the
+ * session's group, so a timeout kills only its shell and the rest goes when
+ * the session ends; hosts without /proc: the client cannot kill a step
+ * (its host-side timeout still ends it).
  */
 import { randomBytes } from 'node:crypto';
 import type { Readable, Writable } from 'node:stream';
 import { TriageError } from '../errors.ts';
 import { DEFAULT_MAX_OUTPUT, DEFAULT_TIMEOUT_MS, type ExecOptions, type ExecResult } from './executor.ts';
-
-const MARK = '@@TRIAGE';
 
 /** Extra seconds the host-side `timeout` waits past the client's own deadline. */
 const HOST_GRACE_S = 2;
@@ -79,57 +79,52 @@ const WEDGED_MS = 5000;
  * syscall, which cost ~+20 ms per 4 KB probe script (guard and driver each).
  */
 const INLINE_MAX = 512;
+/** A stream this long is a runaway (`yes`): the step is killed; what was kept stays. */
+export const RUNAWAY_BYTES = 64 * 1024 * 1024;
 
-/** The driver: read as a script by a second `sh` from the guard (see BOOT); prints `ready` when defined. */
-const DRIVER = `exec 5>&1
-NL='
+/** The driver: read as a script by a second `sh` from the guard (see boot()); prints `ready` when defined. */
+const DRIVER = `NL='
 '
 T_SKIP=
-trap 'T_SKIP=\${T_ID%%.*}' USR1
+T_ID=
+T_RUN=
+T_INT=
+t_kill() { [ -z "$T_RUN" ] || kill -KILL -"$T_RUN" 2>/dev/null || kill -KILL "$T_RUN" 2>/dev/null; }
+trap 'T_INT=1; T_SKIP=\${T_ID%%.*}' USR1
+trap 't_kill; exit 129' HUP
 if command -v timeout >/dev/null 2>&1; then TO='timeout -s KILL'; else TO=; fi
 if command -v setsid >/dev/null 2>&1; then TS=setsid; else TS=; fi
 if [ -n "$TO" ] && timeout 5 sh -c 'read -r _p _c _s _pp _g _r </proc/$$/stat && [ "$_g" = "$_pp" ]' 2>/dev/null; then TS=; fi
-T_WC=$(command -v wc) || T_WC=wc
-t_cap() {
-  head -c "$1"; echo
-  [ -n "$T_EXACT" ] || exec "$T_WC" -c
-  LC_ALL=C; _x=; IFS= read -r _x; _c=$?
-  if [ "$_c" != 0 ]; then echo \${#_x}; else _w=$("$T_WC" -c); echo $((\${#_x} + 1 + _w)); fi
-}
-t_frame() {
-  _r=\${2##*"$NL"}; _o=\${2%"$NL"*}
-  _s=\${LC_ALL+x}; _l=\${LC_ALL-}; LC_ALL=C; _n=\${#_o}
-  if [ -n "$_s" ]; then LC_ALL=$_l; else unset LC_ALL; fi
-  printf '${MARK} %s %s %s %s\\n%s' "$1" "$T_ID" "$_n" $_r "$_o"
-}
-t_step() {
-  trap '[ -n "$!" ] && { kill -KILL -"$!" 2>/dev/null || kill -KILL "$!" 2>/dev/null; wait; }; exit 129' HUP
-  $TS $TO \${TO:+"$T_SECS"} sh -c "$T_CMD" </dev/null 2>&4 4>&- 5>&- &
-  printf '${MARK} start %s %s\\n' "$T_ID" "$!" >&5
-  wait "$!"; _rc=$?
-  kill -KILL -"$!" 2>/dev/null
-  printf '${MARK} exit %s %s\\n' "$T_ID" "$_rc" >&5
-}
 t_run() {
-  T_ID=$1 T_CAP=$2 T_SECS=$3 T_CMD=$4
-  case $T_ID in "$T_SKIP".*) printf '${MARK} skip %s\\n' "$T_ID"; return ;; esac
-  _e=$( { _o=$(t_step | t_cap "$T_CAP" 4>&-); t_frame out "$_o" >&5; } 4>&1 | t_cap "$T_CAP")
-  t_frame err "$_e"
+  T_ID=$1 T_SECS=$3 T_CMD=$4
+  case $T_ID in "$T_SKIP".*) printf '\n%s skip %s\n' "$T_MK" "$T_ID"; return ;; esac
+  (
+    _p=; read -r _p _r </proc/self/stat 2>/dev/null
+    printf '\n%s start %s %s\n' "$T_MK" "$T_ID" "$_p"; printf '\n%s start %s\n' "$T_MK" "$T_ID" >&2
+    exec $TS $TO \${TO:+"$T_SECS"} sh -c "$T_CMD"
+  ) </dev/null &
+  T_RUN=$!
+  while :; do T_INT=; wait "$T_RUN"; _rc=$?; [ -n "$T_INT" ] || break; done
+  t_kill; T_RUN=
+  printf '\n%s end %s\n' "$T_MK" "$T_ID" >&2
+  printf '\n%s exit %s %s\n' "$T_MK" "$T_ID" "$_rc"
 }
-if [ "$(printf 'ab\\ncd\\n' | { head -c 1 >/dev/null; IFS= read -r _x; printf %s "$_x"; })" = b ]; then _b=big; T_EXACT=1; else _b=; T_EXACT=; fi
-echo "${MARK} ready $$ $_b"
+if [ "$(printf 'ab\ncd\n' | { head -c 1 >/dev/null; IFS= read -r _x; printf %s "$_x"; })" = b ]; then _b=big; else _b=; fi
+printf '\n%s ready %s %s\n' "$T_MK" "$$" "$_b"
 `;
 
 /**
  * What the session's shell reads from stdin: the guard, which hands the
- * driver its script and then every command line. One brace group, so shells
- * that read their script line by line (bash) parse all of it before the
- * guard starts reading the same stdin. `t_big ... <len>` lines are followed
- * by a payload the guard copies with one `head -c` instead of `read`'s byte
- * at a time.
+ * driver its script (after the session's marker) and then every command
+ * line. One brace group, so shells that read their script line by line
+ * (bash) parse all of it before the guard starts reading the same stdin.
+ * `t_big ... <len>` lines are followed by a payload the guard copies with
+ * one `head -c` instead of `read`'s byte at a time.
  */
-const BOOT = `{
-T_DRIVER=${shellQuote(DRIVER)}
+function boot(mark: string): string {
+  return `{
+T_DRIVER=${shellQuote(`T_MK=${mark}
+${DRIVER}`)}
 t_guard() {
   printf '%s\n' "$T_DRIVER"
   while IFS= read -r _l; do
@@ -148,6 +143,7 @@ t_guard | sh
 exit 0
 }
 `;
+}
 
 interface Stream {
   kept: Buffer;
@@ -168,8 +164,11 @@ interface Pending {
   cap: number;
   pgid?: number;
   killWanted: boolean;
+  /** Its output ran past {@link RUNAWAY_BYTES}: killed, the kept part stands. */
+  runaway?: boolean;
   exitCode?: number;
   out?: Stream;
+  err?: Stream;
   resolve: (r: Raw) => void;
   reject: (e: Error) => void;
 }
@@ -181,16 +180,95 @@ export interface BatchItem {
   opts?: ExecOptions;
 }
 
+/** One stream's bytes for the step it is in: `cap` kept, the rest counted. */
+class Collector {
+  private readonly parts: Buffer[] = [];
+  private kept = 0;
+  total = 0;
+  constructor(private readonly cap: number) {}
+  add(b: Buffer): void {
+    if (!b.length) return;
+    this.total += b.length;
+    const room = this.cap - this.kept;
+    if (room <= 0) return;
+    // Copied: the chunk's buffer is reused by the parser.
+    const part = Buffer.from(b.length > room ? b.subarray(0, room) : b);
+    this.parts.push(part);
+    this.kept += part.length;
+  }
+  done(): Stream {
+    return { kept: this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts), rest: this.total - this.kept };
+  }
+}
+
 /**
- * Runs commands through a shell's stdin/stdout. Construct it over any duplex
- * pair (an SSH channel, a local `sh` that leads its own process group), then
- * `await ready()`.
+ * Reads one of the session's streams: frame lines between steps, and a
+ * step's raw bytes up to its closing frame. Noise outside steps (motd, rc
+ * files) is dropped.
+ */
+class StreamReader {
+  private buf: Buffer = Buffer.alloc(0);
+  /** The step whose output this stream is in, with the frame that ends it. */
+  private body?: { p: Pending; end: Buffer; bytes: Collector };
+
+  constructor(
+    private readonly mark: string,
+    /** A frame line outside a step (the marker already stripped): returns the step whose output follows, if any. */
+    private readonly onFrame: (words: string[]) => Pending | undefined,
+    /** The closing frame of a step: the rest of its line (stdout: the exit code), and the bytes. */
+    private readonly onEnd: (p: Pending, rest: string, bytes: Stream) => void,
+    private readonly onBytes: (p: Pending, total: number) => void,
+    private readonly closing: (id: string) => string,
+  ) {}
+
+  push(chunk: Buffer): void {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    for (;;) {
+      const b = this.body;
+      if (b) {
+        const at = this.buf.indexOf(b.end);
+        if (at < 0) {
+          // Keep a tail that may be the start of the closing frame.
+          const safe = Math.max(0, this.buf.length - (b.end.length - 1));
+          b.bytes.add(this.buf.subarray(0, safe));
+          this.buf = this.buf.subarray(safe);
+          this.onBytes(b.p, b.bytes.total);
+          return;
+        }
+        const nl = this.buf.indexOf(10, at + b.end.length - 1);
+        if (nl < 0) {
+          b.bytes.add(this.buf.subarray(0, at));
+          this.buf = this.buf.subarray(at);
+          return;
+        }
+        b.bytes.add(this.buf.subarray(0, at));
+        const rest = this.buf.subarray(at + b.end.length, nl).toString('latin1');
+        this.buf = this.buf.subarray(nl + 1);
+        this.body = undefined;
+        this.onEnd(b.p, rest, b.bytes.done());
+        continue;
+      }
+      const nl = this.buf.indexOf(10);
+      if (nl < 0) return;
+      const line = this.buf.subarray(0, nl).toString('latin1');
+      this.buf = this.buf.subarray(nl + 1);
+      if (!line.startsWith(`${this.mark} `)) continue;
+      const p = this.onFrame(line.slice(this.mark.length + 1).split(' '));
+      if (p) this.body = { p, end: Buffer.from(`\n${this.mark} ${this.closing(p.id)}`, 'latin1'), bytes: new Collector(p.cap) };
+    }
+  }
+}
+
+/**
+ * Runs commands through a shell's stdin/stdout/stderr. Construct it over a
+ * duplex pair and the shell's stderr (an SSH channel, a local `sh` that
+ * leads its own process group), then `await ready()`.
  */
 export class ShellSession {
-  private buf: Buffer = Buffer.alloc(0);
-  private pending?: Pending;
-  /** Commands sent ahead in the running batch, after `pending`, in the order the host runs them. */
-  private ahead: Pending[] = [];
+  /** This session's frame marker (see the protocol above). */
+  private readonly mark = `@@TRIAGE:${randomBytes(8).toString('hex')}`;
+  /** The running batch's commands by id. */
+  private batch = new Map<string, Pending>();
   private queue: Promise<unknown> = Promise.resolve();
   private readyWaiter?: { resolve: () => void; reject: (e: Error) => void };
   private closedError?: Error;
@@ -204,21 +282,65 @@ export class ShellSession {
   constructor(
     private readonly stdin: Writable,
     stdout: Readable,
+    stderr: Readable,
     private readonly label: string,
   ) {
     this.readyPromise = new Promise<void>((resolve, reject) => {
       this.readyWaiter = { resolve, reject };
     });
     this.readyPromise.catch(() => {});
-    stdout.on('data', (chunk: Buffer) => {
-      this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-      this.parse();
-    });
+    const garbled = () => this.fail(new TriageError('EXEC_FAILED', `garbled output from the shell session on ${label}`));
+    const out = new StreamReader(
+      this.mark,
+      (w) => {
+        const [kind, id, a] = w;
+        if (kind === 'ready') {
+          this.driverPid = toInt(id);
+          this.exactHead = a === 'big';
+          this.readyWaiter?.resolve();
+          return undefined;
+        }
+        const p = id === undefined ? undefined : this.batch.get(id);
+        if (!p) return undefined;
+        if (kind === 'skip') {
+          this.settle(p, { exitCode: null, out: EMPTY, err: EMPTY, skipped: true });
+          return undefined;
+        }
+        if (kind !== 'start') return undefined;
+        p.pgid = toInt(a);
+        if (p.pgid !== undefined && p.pgid <= 1) p.pgid = undefined;
+        if (p.killWanted && p.pgid) this.send(`k ${p.pgid}\n`);
+        return p;
+      },
+      (p, rest, bytes) => {
+        const rc = toInt(rest);
+        if (rc === undefined) return garbled();
+        p.exitCode = rc;
+        p.out = bytes;
+        this.maybeDone(p);
+      },
+      (p, total) => this.watchRunaway(p, total),
+      (id) => `exit ${id} `,
+    );
+    const err = new StreamReader(
+      this.mark,
+      ([kind, id]) => (kind === 'start' && id !== undefined ? this.batch.get(id) : undefined),
+      (p, rest, bytes) => {
+        if (rest !== '') return garbled();
+        p.err = bytes;
+        this.maybeDone(p);
+      },
+      (p, total) => this.watchRunaway(p, total),
+      (id) => `end ${id}\n`,
+    );
+    stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    stderr.on('data', (chunk: Buffer) => err.push(chunk));
     stdout.on('error', (e) => this.fail(new TriageError('EXEC_FAILED', `shell session on ${label}: ${e.message}`)));
     stdout.on('close', () => this.fail(new TriageError('EXEC_FAILED', `shell session on ${label} closed`)));
     stdout.on('end', () => this.fail(new TriageError('EXEC_FAILED', `shell session on ${label} ended`)));
+    stderr.on('error', () => {});
     stdin.on('error', (e) => this.fail(new TriageError('EXEC_FAILED', `shell session on ${label}: ${e.message}`)));
-    this.send(BOOT);
+    this.send(boot(this.mark));
   }
 
   /** Resolves once the driver is running on the host. */
@@ -282,8 +404,7 @@ export class ShellSession {
       done.catch(() => {});
       return { item, pending, done };
     });
-    this.pending = entries[0]!.pending;
-    this.ahead = entries.slice(1).map((e) => e.pending);
+    this.batch = new Map(entries.map((e) => [e.pending.id, e.pending]));
 
     let aborted = false;
     let current = 0;
@@ -332,22 +453,21 @@ export class ShellSession {
           continue;
         }
         const cap = pending.cap;
-        const killed = timedOut || aborted || (r.exitCode === 137 && Date.now() - started >= timeoutMs);
+        const killed = timedOut || aborted || pending.runaway === true || (r.exitCode === 137 && Date.now() - started >= timeoutMs);
         onResult(i, {
           exitCode: killed ? null : r.exitCode,
           stdout: r.out.kept.toString('utf8'),
           stderr: r.err.kept.toString('utf8'),
           truncated: r.out.rest > 0 || r.err.rest > 0,
           outputBytes: streamBytes(r.out, cap) + streamBytes(r.err, cap),
-          timedOut: killed && !aborted,
+          timedOut: killed && !aborted && !pending.runaway,
           aborted,
           durationMs: Date.now() - started,
         });
       }
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      this.pending = undefined;
-      this.ahead = [];
+      this.batch = new Map();
     }
   }
 
@@ -368,73 +488,29 @@ export class ShellSession {
     }
   }
 
-  /** The command after the current one becomes current. */
-  private advance(): void {
-    this.pending = this.ahead.shift();
+  /** A step whose output will not stop (`yes`) is killed once a stream passes {@link RUNAWAY_BYTES}. */
+  private watchRunaway(p: Pending, total: number): void {
+    if (total <= RUNAWAY_BYTES || p.runaway) return;
+    p.runaway = true;
+    p.killWanted = true;
+    if (p.pgid) this.send(`k ${p.pgid}\n`);
   }
 
-  private parse(): void {
-    for (;;) {
-      const nl = this.buf.indexOf(10);
-      if (nl < 0) return;
-      const line = this.buf.subarray(0, nl).toString('utf8');
-      const p = this.pending;
-      const [mark, kind, id, a, b] = line.split(' ');
-      if (mark !== MARK) {
-        // Noise from rc files before the driver started (motd, echo in .bashrc): drop it.
-        this.buf = this.buf.subarray(nl + 1);
-        continue;
-      }
-      if (kind === 'ready') {
-        this.exactHead = a === 'big';
-        this.driverPid = toInt(id);
-        this.buf = this.buf.subarray(nl + 1);
-        this.readyWaiter?.resolve();
-        continue;
-      }
-      if (!p || id !== p.id) {
-        this.buf = this.buf.subarray(nl + 1);
-        continue;
-      }
-      if (kind === 'start') {
-        p.pgid = toInt(a);
-        if (p.pgid !== undefined && p.pgid <= 1) p.pgid = undefined;
-        if (p.killWanted && p.pgid) this.send(`k ${p.pgid}\n`);
-      } else if (kind === 'exit') {
-        p.exitCode = toInt(a);
-      } else if (kind === 'skip') {
-        this.advance();
-        p.resolve({ exitCode: null, out: EMPTY, err: EMPTY, skipped: true });
-      } else if (kind === 'out' || kind === 'err') {
-        const kept = toInt(a);
-        const rest = toInt(b);
-        if (kept === undefined || rest === undefined || kept > p.cap) {
-          this.fail(new TriageError('EXEC_FAILED', `garbled output from the shell session on ${this.label}`));
-          return;
-        }
-        if (this.buf.length < nl + 1 + kept) return; // wait for the rest of the frame
-        const stream = { kept: Buffer.from(this.buf.subarray(nl + 1, nl + 1 + kept)), rest };
-        this.buf = this.buf.subarray(nl + 1 + kept);
-        if (kind === 'out') p.out = stream;
-        else if (p.out && p.exitCode !== undefined) {
-          this.advance();
-          p.resolve({ exitCode: p.exitCode, out: p.out, err: stream });
-        } else {
-          this.fail(new TriageError('EXEC_FAILED', `garbled output from the shell session on ${this.label}`));
-          return;
-        }
-        continue;
-      }
-      this.buf = this.buf.subarray(nl + 1);
-    }
+  /** Both streams of a step are closed: its result is complete. */
+  private maybeDone(p: Pending): void {
+    if (p.out && p.err && p.exitCode !== undefined) this.settle(p, { exitCode: p.exitCode, out: p.out, err: p.err });
+  }
+
+  private settle(p: Pending, r: Raw): void {
+    this.batch.delete(p.id);
+    p.resolve(r);
   }
 
   private fail(err: Error): void {
     if (this.closedError) return;
     this.closedError = err;
     this.readyWaiter?.reject(err);
-    this.pending?.reject(err);
-    for (const p of this.ahead) p.reject(err);
+    for (const p of this.batch.values()) p.reject(err);
     try {
       this.stdin.end();
     } catch {

@@ -259,8 +259,7 @@ export class SshExecutor implements Executor {
       ]);
       channel.on('error', () => {}); // surfaces as the session closing
       channel.stderr.on('error', () => {});
-      channel.stderr.resume();
-      const session = new ShellSession(channel, channel, host.name);
+      const session = new ShellSession(channel, channel, channel.stderr, host.name);
       try {
         await Promise.race([bounded, session.ready()]);
       } catch (e) {

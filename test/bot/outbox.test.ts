@@ -59,21 +59,63 @@ describe('Outbox', () => {
     })();
     const details = [1, 2, 3, 4, 5].map((i) => ob.post('tg:-1', msg(`web${i} details`), { thread: card.id }));
     const file = ob.upload('tg:-1', { filename: 'web5.txt', content: 'x' }, { thread: card.id });
-    const final = ob.edit(card, msg('card final'));
+    const progress = ob.edit(card, msg('card 4/6'));
     const next = ob.post('tg:-1', msg('next run card'));
     await vi.runAllTimersAsync();
-    await Promise.all([...details, file, final, next]);
+    await Promise.all([...details, file, progress, next]);
     expect(t.delivered()).toEqual([
       'post card v0',
-      'post web1 details', // already on its way (waiting out the pacing) when the edit came
-      'edit card final',
-      'post next run card',
+      'post web1 details', // already on its way when the others came
+      'post next run card', // urgent: a new card someone asked for
+      'edit card 4/6', // the card, ahead of its thread
       'post web2 details',
       'post web3 details',
       'post web4 details',
       'post web5 details',
       'upload web5.txt',
     ]);
+  });
+
+  it('routine traffic always leaves a token: an urgent final edit goes out at once, not after the queued details', async () => {
+    const ob = new Outbox({ transport: t, pacing: { minIntervalMs: 1000, burst: 3, perMinute: 0 } });
+    void ob.post('tg:-1', msg('card v0'));
+    for (let i = 1; i <= 6; i++) void ob.post('tg:-1', msg(`web${i} details`), { thread: '1' });
+    await vi.advanceTimersByTimeAsync(0);
+    // A burst of three, one of which routine traffic may not take.
+    expect(t.delivered()).toEqual(['post card v0', 'post web1 details']);
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(t.delivered()).toEqual(['post card v0', 'post web1 details', 'post web2 details']);
+    const final = ob.edit({ room: 'tg:-1', id: '1' }, msg('card final'), { urgent: true });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(await final).toBe(true);
+    expect(t.delivered().at(-1)).toBe('edit card final');
+    // The details carry on at one per second on average.
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(t.delivered()).toHaveLength(8);
+  });
+
+  it('a routine operation waiting for its token steps aside for an urgent one that comes meanwhile', async () => {
+    const ob = new Outbox({ transport: t, pacing: { minIntervalMs: 1000, burst: 1 } });
+    void ob.post('tg:-1', msg('card'));
+    void ob.post('tg:-1', msg('details'), { thread: '1' });
+    await vi.advanceTimersByTimeAsync(300);
+    expect(t.delivered()).toEqual(['post card']);
+    void ob.replyPrivately({ platform: 'telegram', user: 'tg:1', room: 'tg:-1', text: '/help', via: 'text', deliveryId: 'u1' }, msg('help text'));
+    await vi.advanceTimersByTimeAsync(700);
+    expect(t.delivered()).toEqual(['post card', 'post help text']);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(t.delivered()).toEqual(['post card', 'post help text', 'post details']);
+  });
+
+  it('with burst 1, a room gets exactly one operation per interval', async () => {
+    const ob = new Outbox({ transport: t, pacing: { minIntervalMs: 1000, burst: 1 } });
+    for (let i = 1; i <= 4; i++) void ob.post('tg:-1', msg(`m${i}`));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.delivered()).toEqual(['post m1']);
+    await vi.advanceTimersByTimeAsync(2999);
+    expect(t.delivered()).toHaveLength(3);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(t.delivered()).toHaveLength(4);
   });
 
   it('sends only the latest version when several edits of a card are waiting', async () => {
@@ -86,16 +128,17 @@ describe('Outbox', () => {
     expect(t.delivered()).toEqual(['post card v0', 'edit card v3']);
   });
 
-  it('does not merge edits of different messages, and keeps the room in order', async () => {
+  it('does not merge edits of different messages, and keeps each kind in order (replies before card edits)', async () => {
     const ob = new Outbox({ transport: t, pacing: { minIntervalMs: 1000 } });
     void ob.post('tg:-1', msg('a'));
     void ob.edit({ room: 'tg:-1', id: '1' }, msg('card 1 v1'));
-    void ob.post('tg:-1', msg('thread reply'));
+    void ob.post('tg:-1', msg('reply'));
     void ob.edit({ room: 'tg:-1', id: '2' }, msg('card 2 v1'));
     void ob.edit({ room: 'tg:-1', id: '1' }, msg('card 1 v2'));
     void ob.upload('tg:-1', { filename: 'out.txt', content: 'x' });
     await vi.runAllTimersAsync();
-    expect(t.delivered()).toEqual(['post a', 'edit card 1 v2', 'post thread reply', 'edit card 2 v1', 'upload out.txt']);
+    // A top-level post is urgent (someone asked for it); the edits follow in their order.
+    expect(t.delivered()).toEqual(['post a', 'post reply', 'edit card 1 v2', 'edit card 2 v1', 'upload out.txt']);
   });
 
   it('waits retry_after on a 429 and retries the same message: nothing lost, nothing reordered', async () => {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TriageError } from '../../src/errors.ts';
 import type { HostSpec } from '../../src/executors/executor.ts';
 import { SshExecutor } from '../../src/executors/ssh.ts';
+import { RUNAWAY_BYTES } from '../../src/executors/shell-session.ts';
 import { type Fleet, type RogueSshd, startFleet, startRogueSshd, unusedLoopbackHost } from '../support/fleet.ts';
 
 let fleet: Fleet;
@@ -134,9 +135,27 @@ describe('big output', () => {
     expect((await ssh.exec(spec(), 'echo after')).stdout).toBe('after\n');
   });
 
+  it('stops a command whose output never ends (yes), keeping what fits, and the session carries on', async () => {
+    const r = await ssh.exec(spec(), 'yes', { maxOutputBytes: 1024, timeoutMs: 60_000 });
+    expect(r.stdout).toBe('y\n'.repeat(512));
+    expect(r.truncated).toBe(true);
+    expect(r.exitCode).toBeNull();
+    expect(r.timedOut).toBe(false);
+    expect(r.outputBytes).toBeGreaterThan(RUNAWAY_BYTES);
+    expect((await ssh.exec(spec(), `ps -eo args | grep -c '^[y]es$' || true`)).stdout.trim()).toBe('0');
+  });
+
   it('keeps output that looks like the framing protocol intact', async () => {
     const r = await ssh.exec(spec(), "printf '@@TRIAGE end x 0 0 0 0\\nline2'");
     expect(r.stdout).toBe('@@TRIAGE end x 0 0 0 0\nline2');
+    // Binary output, NUL bytes and output without a final newline come back byte for byte.
+    const bin = await ssh.exec(spec(), "printf 'a\\000b\\n\\n@@TRIAGE:0000000000000000 exit 1 0\\nz'; printf 'e\\000' >&2");
+    expect(bin.stdout).toBe('a\0b\n\n@@TRIAGE:0000000000000000 exit 1 0\nz');
+    expect(bin.stderr).toBe('e\0');
+    expect(bin.exitCode).toBe(0);
+    // A long multi-line script (sent as a length-prefixed payload) keeps its newlines.
+    const script = `${Array.from({ length: 40 }, (_, i) => `echo line${i}`).join('\n')}\n`;
+    expect((await ssh.exec(spec(), script)).stdout).toBe(Array.from({ length: 40 }, (_, i) => `line${i}\n`).join(''));
   });
 });
 
