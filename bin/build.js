@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm run build` (and `prepare`, so `npm ci` runs it): compiles src/ to dist/ with tsc,
 // copies the files the code reads at run time (runbook YAML, probe scripts, signatures),
-// then writes dist/build-stamp.json — the key bin/triage.js compares to decide whether
+// bundles the CLI into dist/triage.cjs (bin/bundle.js), then writes dist/build-stamp.json — the key bin/triage.js compares to decide whether
 // dist/ is up to date with src/ (see srcKey in bin/src-key.js).
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,5 +26,8 @@ cpSync(join(root, 'src/runbooks/builtin'), join(dist, 'runbooks/builtin'), { rec
 // The built-in runbooks and signatures parsed once here (see src/runbooks/snapshot.ts), from the copies in dist/.
 const snap = spawnSync(process.execPath, [join(root, 'bin/snapshot.js'), dist], { stdio: ['ignore', 'inherit', 'inherit'] });
 if (snap.status !== 0) console.error('triage build: no runbook snapshot (a built-in runbook does not load); start-up parses the YAML instead');
+// One bundled file for a fast start (see bin/bundle.js); without it bin/triage.js imports dist/cli.js.
+const bundle = spawnSync(process.execPath, [join(root, 'bin/bundle.js'), root], { stdio: ['ignore', 'inherit', 'inherit'] });
+if (bundle.status !== 0) console.error('triage build: no dist/triage.cjs (see above); the CLI runs the unbundled dist/ instead');
 writeFileSync(join(dist, 'build-stamp.json'), `${JSON.stringify({ src: key, builtAt: new Date().toISOString() })}\n`);
 console.error(`triage build: dist/ up to date with src/ (${key.split("\n").length - 1} files)`);

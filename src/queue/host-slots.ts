@@ -19,6 +19,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { evalScript } from './redis-script.ts';
 
 const ACQUIRE = `
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
@@ -86,7 +87,7 @@ export class HostSlots {
     const lease = new AbortController();
     for (;;) {
       const now = Date.now();
-      const got = await this.redis.eval(ACQUIRE, 1, key, String(now), String(this.limit), String(now + this.leaseMs), token, String(this.leaseMs * 2));
+      const got = await evalScript(this.redis, ACQUIRE, 1, key, String(now), String(this.limit), String(now + this.leaseMs), token, String(this.leaseMs * 2));
       if (got === 1) break;
       if (signal?.aborted) return fn(lease.signal); // a cancelled job only records skipped steps: no load on the host
       await new Promise((r) => setTimeout(r, this.pollMs));
@@ -99,8 +100,7 @@ export class HostSlots {
         if (pending || lease.signal.aborted) return;
         pending = true;
         const now = Date.now();
-        this.redis
-          .eval(RENEW, 1, key, String(now), String(this.limit), String(now + this.leaseMs), token, String(this.leaseMs * 2))
+        evalScript(this.redis, RENEW, 1, key, String(now), String(this.limit), String(now + this.leaseMs), token, String(this.leaseMs * 2))
           .then(
             (r) => {
               if (r === 1) renewedAt = now;

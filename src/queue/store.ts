@@ -12,6 +12,7 @@
 import type { Redis } from 'ioredis';
 import type { RunResult, StepResult } from '../runbooks/result.ts';
 import type { RunEvent, RunJobData, RunState } from './jobs.ts';
+import { evalScript } from './redis-script.ts';
 
 /** Run keys live this long after the run ends, unless told otherwise (retention usually removes them first; see retention.ts). */
 const RETENTION_S = 31 * 24 * 3600;
@@ -178,18 +179,19 @@ export class RunStore {
 
   /** Records a finished step once; returns false when it was already recorded. */
   async recordStep(runId: string, host: string, step: StepResult): Promise<boolean> {
-    const r = await this.redis.eval(RECORD_STEP, 2, this.key(runId, 'steps'), this.key(runId, 'events'), `${host}\u0000${step.id}`, JSON.stringify(step), host, new Date().toISOString(), String(this.eventsMaxLen));
+    const r = await evalScript(this.redis, RECORD_STEP, 2, this.key(runId, 'steps'), this.key(runId, 'events'), `${host}\u0000${step.id}`, JSON.stringify(step), host, new Date().toISOString(), String(this.eventsMaxLen));
     return r === 1;
   }
 
   /** Moves a run to `state` unless it already ended. */
   async setState(runId: string, state: RunState, reason = ''): Promise<boolean> {
-    return (await this.redis.eval(SET_STATE, 2, this.key(runId), this.key(runId, 'events'), state, new Date().toISOString(), reason, String(this.eventsMaxLen))) === 1;
+    return (await evalScript(this.redis, SET_STATE, 2, this.key(runId), this.key(runId, 'events'), state, new Date().toISOString(), reason, String(this.eventsMaxLen))) === 1;
   }
 
   /** Publishes the one final result; later calls (a retried parent) do nothing and return false. */
   async finalize(runId: string, result: RunResult, state: RunState, reason = ''): Promise<boolean> {
-    const r = await this.redis.eval(
+    const r = await evalScript(
+      this.redis,
       FINALIZE,
       4,
       this.key(runId),

@@ -2,10 +2,12 @@
  * `triage --help`, `triage lint` and `triage run` start fast because they
  * never load the chat libraries: each subcommand loads only what it needs.
  * Every module the real `bin/triage.js` process resolves is recorded by a
- * loader hook, whether it runs the compiled dist/ or the sources.
+ * loader hook, whether it runs the compiled dist/ or the sources; a module
+ * of the one-file bundle (dist/triage.cjs) is recorded as `bundle:/<path>`
+ * when it first runs.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -17,6 +19,7 @@ const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '../..');
 const HOOK = join(ROOT, 'test/support/record-imports.mjs');
 const CHAT = /\/node_modules\/(telegraf|@slack\/bolt|@slack\/web-api)\//;
+const BUNDLE = join(ROOT, 'dist/triage.cjs');
 const prefix = `t-graph-${process.pid}`;
 const dir = join(tmpdir(), `triage-graph-${process.pid}`);
 
@@ -49,6 +52,17 @@ describe('commands load only what they need', () => {
     const { urls } = await imports(['bot', '--help']);
     expect(urls.some((u) => /\/node_modules\/telegraf\//.test(u))).toBe(true);
     expect(urls.some((u) => /\/node_modules\/@slack\/bolt\//.test(u))).toBe(true);
+  });
+
+  it('the bundle reports the chat libraries when a command runs them (the check can fail)', async () => {
+    // `bot` with a bad flag loads the bot module (and both adapters) from the bundle, then refuses the flag.
+    // TRIAGE_FROM_DIST: the bundle `npm run build` wrote, even while src/ is being edited.
+    const { code, urls } = await imports(['bot', '--no-such-flag'], { TRIAGE_FROM_DIST: '1' });
+    expect(code).toBe(2);
+    expect(existsSync(BUNDLE), 'npm run build writes dist/triage.cjs').toBe(true);
+    expect(urls.some((u) => u.startsWith('bundle:/src/'))).toBe(true);
+    expect(urls.some((u) => /^bundle:\/node_modules\/telegraf\//.test(u))).toBe(true);
+    expect(urls.some((u) => /^bundle:\/node_modules\/@slack\/bolt\//.test(u))).toBe(true);
   });
 
   for (const env of [{}, { TRIAGE_FROM_SRC: '1' }]) {
