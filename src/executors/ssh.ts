@@ -19,9 +19,9 @@
  *
  * Deliberately left out: jump hosts, password auth, SFTP.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, sign as cryptoSign } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
-import { Client, type ClientChannel } from 'ssh2';
+import ssh2, { Client, type ClientChannel, type ParsedKey } from 'ssh2';
 import { TriageError } from '../errors.ts';
 import { publishSshConnectFailure } from '../ops/events.ts';
 import {
@@ -196,14 +196,17 @@ export class SshExecutor implements Executor {
           );
         client.once('ready', () => settle());
         try {
+          const key = host.privateKey ? parsedKey(host.privateKey, host.passphrase) : undefined;
+          const agent = host.agent ? process.env.SSH_AUTH_SOCK : undefined;
           client.connect({
             sock,
             host: host.address,
             port,
             username: host.user,
-            privateKey: host.privateKey,
-            passphrase: host.passphrase,
-            agent: host.agent ? process.env.SSH_AUTH_SOCK : undefined,
+            // The key parsed once per worker, not once per connection (see parsedKey); the agent after it, as ssh2 would.
+            ...(key
+              ? { authHandler: [{ type: 'publickey', username: host.user, key }, ...(agent ? [{ type: 'agent', username: host.user, agent }] : [])] as never }
+              : { agent }),
             readyTimeout: timeoutMs,
             keepaliveInterval: this.keepaliveMs,
             keepaliveCountMax: 3,
@@ -274,6 +277,39 @@ export class SshExecutor implements Executor {
       clearTimeout(timer);
     }
   }
+}
+
+/** Parsed private keys by content and passphrase: a fleet shares one key, and parsing it is the costly part of a connect. */
+const KEYS = new Map<string, ParsedKey>();
+
+/**
+ * The private key, parsed once. An Ed25519 key also signs with a key object
+ * made once: ssh2 signs from the PEM text, which Node parses again per
+ * signature (~2 ms of CPU per connection). Throws ssh2's own error for a key
+ * it cannot use (the caller turns it into SSH_AUTH).
+ */
+function parsedKey(privateKey: Buffer | string, passphrase?: string): ParsedKey {
+  const id = createHash('sha256').update(privateKey).update('\0').update(passphrase ?? '').digest('hex');
+  const known = KEYS.get(id);
+  if (known) return known;
+  // `utils` through the default export: Node's ESM view of ssh2 (CommonJS) does not name it.
+  const parsed = ssh2.utils.parseKey(privateKey, passphrase);
+  if (parsed instanceof Error) throw new Error(`Cannot parse privateKey: ${parsed.message}`);
+  const key = Array.isArray(parsed) ? parsed[0]! : parsed;
+  if (!key.isPrivateKey()) throw new Error('privateKey value does not contain a (valid) private key');
+  if (key.type === 'ssh-ed25519') {
+    const keyObject = createPrivateKey(key.getPrivatePEM());
+    (key as { sign: (data: Buffer) => Buffer | Error }).sign = (data: Buffer) => {
+      try {
+        return cryptoSign(null, data, keyObject);
+      } catch (e) {
+        return e as Error;
+      }
+    };
+  }
+  if (KEYS.size > 100) KEYS.clear();
+  KEYS.set(id, key);
+  return key;
 }
 
 function handshakeError(
