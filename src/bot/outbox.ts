@@ -171,6 +171,8 @@ export class Outbox {
         room.ops.splice(room.ops.indexOf(waiting), 1);
         waiting.rank = 0;
         this.place(room, waiting);
+        // The pump may be waiting for a routine token on its behalf: urgent needs none in reserve.
+        room.wake?.();
       }
       return new Promise<boolean>((resolve) => {
         this.pending++;

@@ -94,6 +94,21 @@ describe('Outbox', () => {
     expect(t.delivered()).toHaveLength(8);
   });
 
+  it('a progress edit waiting for its token goes at once when the final version of the card replaces it', async () => {
+    const ob = new Outbox({ transport: t, pacing: { minIntervalMs: 1000, burst: 3, perMinute: 0 } });
+    const card = { room: 'tg:-1', id: '1' };
+    void ob.post('tg:-1', msg('card v0'));
+    void ob.edit(card, msg('card 1/6'));
+    await vi.advanceTimersByTimeAsync(0);
+    void ob.edit(card, msg('card 2/6')); // waits: routine traffic leaves the last token
+    await vi.advanceTimersByTimeAsync(100);
+    expect(t.delivered()).toEqual(['post card v0', 'edit card 1/6']);
+    const final = ob.edit(card, msg('card final'), { urgent: true });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.delivered()).toEqual(['post card v0', 'edit card 1/6', 'edit card final']);
+    expect(await final).toBe(true);
+  });
+
   it('a routine operation waiting for its token steps aside for an urgent one that comes meanwhile', async () => {
     const ob = new Outbox({ transport: t, pacing: { minIntervalMs: 1000, burst: 1 } });
     void ob.post('tg:-1', msg('card'));
