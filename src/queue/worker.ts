@@ -224,11 +224,15 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
           try {
             return await slots.run(
               host.name,
-              (lease) => {
+              async (lease) => {
                 const lostHold = AbortSignal.any([lock.lost.signal, lease]);
                 const gone = (): Error | undefined =>
                   lostHold.aborted ? (lease.aborted ? (lease.reason as Error) : new LockLostError(job.id!)) : undefined;
-                return runHost({
+                // Step records are sent as each result arrives and pipelined on the one connection (Redis
+                // applies them in order): a batch's results do not wait a round trip each. The job ends only
+                // once every record is acknowledged, and a changing step waits for the ones before it.
+                let recorded: Promise<unknown> = Promise.resolve();
+                const result = await runHost({
                   runbook: plan.runbook,
                   target: plan.target,
                   host,
@@ -238,14 +242,20 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
                   signatures: library.signatures,
                   signal: AbortSignal.any([ac.signal, lostHold]),
                   done,
-                  onStep: async (s) => {
+                  onStep: (s) => {
                     // Lost the job or the host: record nothing; whoever holds it now runs this step.
                     const why = gone();
                     if (why) throw why;
                     // Told once per step, however often a retry records it.
-                    if (await store.recordStep(d.runId, host.name, s)) publishStep({ runId: d.runId, runbook: d.runbook, target: d.target, host: host.name, step: s.id, status: s.status, durationMs: s.durationMs });
+                    const sent = store.recordStep(d.runId, host.name, s).then((first) => {
+                      if (first) publishStep({ runId: d.runId, runbook: d.runbook, target: d.target, host: host.name, step: s.id, status: s.status, durationMs: s.durationMs });
+                    });
+                    recorded = Promise.all([recorded, sent]);
+                    // A failed record fails the job (it is retried and resumes after what was stored) without waiting here.
+                    recorded.catch(() => {});
                   },
                   approve: async (step) => {
+                    await recorded;
                     const answer: Approval = d.approved?.includes(step.id)
                       ? { approved: true, by: d.requestedBy }
                       : d.approvals === 'given'
@@ -257,6 +267,8 @@ export async function startWorker(o: WorkerOptions): Promise<TriageWorker> {
                     return answer;
                   },
                 });
+                await recorded;
+                return result;
               },
               ac.signal,
             );
