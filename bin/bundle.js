@@ -3,8 +3,8 @@
 // (dist/cache/<command>.v8, written by the first run of each command). Start-up then neither
 // resolves nor compiles the ~500 modules of bullmq, ioredis, ssh2, zod and yaml one by one:
 // `triage run` on 20 hosts went from 1.65 s to 1.2 s wall on 2 cores (see BENCHMARKS.md).
-// Modules in the bundle still run only when first required, so `triage run` never runs telegraf
-// or Bolt. With TRIAGE_IMPORTS_FILE set, every bundled module that runs is appended to that
+// Modules in the bundle still run only when first required; telegraf and Bolt are not in it at
+// all (see `external`). With TRIAGE_IMPORTS_FILE set, every bundled module that runs is appended to that
 // file as `bundle:/<path>` (test/cli/module-graph.test.ts checks what each command loads).
 //   node bin/bundle.js <root>
 import { readFile, writeFile } from 'node:fs/promises';
@@ -37,8 +37,10 @@ await build({
   format: 'cjs',
   target: 'node20',
   outfile: out,
-  // Native add-ons stay out: each package falls back to JavaScript without them.
-  external: ['*.node', 'cpu-features', 'msgpackr-extract'],
+  // Native add-ons stay out: each package falls back to JavaScript without them. So do the chat
+  // libraries (a third of the bytes, with undici, iconv-lite and friends): only `triage bot` uses
+  // them, and it loads them from node_modules; every other command reads a smaller file.
+  external: ['*.node', 'cpu-features', 'msgpackr-extract', 'telegraf', 'telegraf/*', '@slack/*'],
   plugins: [importMeta],
   legalComments: 'none',
   // Pure ASCII (bin/triage.js reads it as latin1: no UTF-8 decoding of megabytes at every start),
@@ -60,6 +62,8 @@ for (const [from, line] of wrappers) {
   if (!m) throw new Error(`triage bundle: esbuild's module wrapper changed (${from}); update bin/bundle.js`);
   code = code.slice(0, m.index + m[0].length) + line(m[1], m[2]) + code.slice(m.index + m[0].length);
 }
+// The chat libraries, required from node_modules, are reported as they load too.
+code = code.replace(/require\("(telegraf|@slack\/[a-z-]+)((?:\/[^"]*)?)"\)/g, (m, pkg, sub) => `(__triageTrace&&__triageTrace("node_modules/${pkg}${sub || '/'}"),${m})`);
 // esbuild leaves non-ASCII in regular expressions: escape it (same meaning in strings, regexes
 // and identifiers), unless it follows a backslash, where the escape would change its meaning.
 if (/\\[^\x00-\x7f]/.test(code)) throw new Error('triage bundle: a non-ASCII character after a backslash; cannot make the bundle ASCII');

@@ -44,10 +44,13 @@ function loadBundle(command) {
     // first run of this command
   }
   const script = new Script(Module.wrap(source), { filename: file, cachedData });
+  // Only whether there was one is kept: the megabytes of cache are garbage once compiled.
+  const hadCache = cachedData !== undefined;
+  cachedData = undefined;
   const mod = { exports: {} };
   script.runInThisContext()(mod.exports, createRequire(file), mod, file, dirname(file));
   const saveCache = () => {
-    if (cachedData && !script.cachedDataRejected) return;
+    if (hadCache && !script.cachedDataRejected) return;
     try {
       mkdirSync(dirname(cacheFile), { recursive: true });
       const tmp = `${cacheFile}.${process.pid}`;

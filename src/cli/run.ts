@@ -68,7 +68,8 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   // and the worker do (the worker's steps then find them open; a host that fails here fails its
   // first step with the same error, it is not tried twice).
   const executor = values['no-worker'] ? undefined : createExecutor();
-  if (executor) for (const h of plan.hosts) executor.prewarm?.(h);
+  // As many as the worker runs at once: the rest wait their turn, so do their connections.
+  if (executor) for (const h of plan.hosts.slice(0, concurrency)) executor.prewarm?.(h);
   const redis = await connectRedis({ url: loaded.redisUrl, redis: loaded.config.redis, env: io.env, allowPrivate: loaded.redisFromDefault }).catch(async (e: unknown) => {
     await executor?.close();
     throw e;
