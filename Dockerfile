@@ -2,7 +2,8 @@
 # Triage: one image for the bot and the workers (docs/deploy.md).
 #
 # build:    all dependencies from the lockfile, then `npm run build`
-#           (tsc: src/ -> dist/, plus the runbook YAML and probe scripts).
+#           (tsc: src/ -> dist/, plus the runbook YAML and probe scripts, and
+#           the one-file bundle dist/triage.cjs the CLI starts from).
 # deps:     production dependencies only (`npm ci --omit=dev`).
 # runtime:  those dependencies + dist/, run as the unprivileged `node` user.
 #           bin/triage.js runs dist/ when its stamp matches src/ (else it
@@ -48,7 +49,9 @@ COPY examples ./examples
 # would run the sources instead.
 RUN node --input-type=module -e "import { srcKey } from './bin/src-key.js'; import { writeFileSync } from 'node:fs'; writeFileSync('dist/build-stamp.json', JSON.stringify({ src: srcKey('/app/src/'), builtAt: new Date().toISOString() }) + '\n');" \
     && node --input-type=module -e "import { srcKey } from './bin/src-key.js'; import { readFileSync } from 'node:fs'; const s = JSON.parse(readFileSync('dist/build-stamp.json', 'utf8')); if (!s.src || s.src !== srcKey('/app/src/')) { console.error('dist/ does not match src/'); process.exit(1); }" \
-    && test -f dist/cli.js && test -d dist/runbooks/builtin/probes
+    && test -f dist/cli.js && test -f dist/triage.cjs && test -d dist/runbooks/builtin/probes
+# The first run of each command writes its V8 code cache here (bin/triage.js); later runs start faster.
+RUN install -d -o node -g node dist/cache
 # /keys: where the compose `keys` service writes the SSH key (a new named volume takes this owner).
 RUN install -d -o node -g node /keys /etc/triage
 USER node
