@@ -79,6 +79,8 @@ const WEDGED_MS = 5000;
  * syscall, which cost ~+20 ms per 4 KB probe script (guard and driver each).
  */
 const INLINE_MAX = 512;
+/** Bytes of an unfinished line kept between steps: enough for any frame line. */
+const NOISE_KEEP = 4096;
 /** A stream this long is a runaway (`yes`): the step is killed; what was kept stays. */
 export const RUNAWAY_BYTES = 64 * 1024 * 1024;
 
@@ -249,7 +251,11 @@ class StreamReader {
         continue;
       }
       const nl = this.buf.indexOf(10);
-      if (nl < 0) return;
+      if (nl < 0) {
+        // Noise without a newline (a chatty rc file): a frame line is short, so only a tail can matter.
+        if (this.buf.length > NOISE_KEEP * 2) this.buf = this.buf.subarray(this.buf.length - NOISE_KEEP);
+        return;
+      }
       const line = this.buf.subarray(0, nl).toString('latin1');
       this.buf = this.buf.subarray(nl + 1);
       if (!line.startsWith(`${this.mark} `)) continue;

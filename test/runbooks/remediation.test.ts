@@ -275,7 +275,12 @@ describe('nginx reload after nginx -t, the fix for a stale nginx (the real test 
     expect(fix.recheck).toEqual([expect.objectContaining({ id: 'through_nginx', before: 'fail', after: 'pass', summary: `${nginx.url}/api/health: HTTP 200` })]);
     const reload = r.json.hosts[0].steps.find((s: { id: string }) => s.id === 'reload');
     expect(reload.output).toMatch(/test is successful[\s\S]*run=nginx -s reload/);
-    expect((await httpGet(`${nginx.url}/api/health`)).status).toBe(200);
+    // A reload is asynchronous: until the old workers take their QUIT, one may still answer with the old config.
+    let status = 0;
+    for (const end = Date.now() + 10_000; status !== 200 && Date.now() < end; await new Promise((res) => setTimeout(res, 100))) {
+      status = (await httpGet(`${nginx.url}/api/health`)).status;
+    }
+    expect(status).toBe(200);
   }, 120_000);
 });
 
