@@ -57,29 +57,19 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
   }
 
   // Loaded only now: `run --help`, bad input and `--dry-run` never load the queue, Redis or SSH libraries.
-  const [{ RunQueue }, { connectRedis, redisLost }, { within }, { startWorker }, { createExecutor }] = await Promise.all([
+  const [{ RunQueue }, { connectRedis, redisLost }, { within }, { startWorker }] = await Promise.all([
     import('../queue/producer.ts'),
     import('../queue/redis.ts'),
     import('../queue/redis-watch.ts'),
     import('../queue/worker.ts'),
-    import('../executors/index.ts'),
   ]);
-  // The embedded worker's hosts are known now: their SSH handshakes and shells start while Redis
-  // and the worker do (the worker's steps then find them open; a host that fails here fails its
-  // first step with the same error, it is not tried twice).
-  const executor = values['no-worker'] ? undefined : createExecutor();
-  // As many as the worker runs at once: the rest wait their turn, so do their connections.
-  if (executor) for (const h of plan.hosts.slice(0, concurrency)) executor.prewarm?.(h);
-  const redis = await connectRedis({ url: loaded.redisUrl, redis: loaded.config.redis, env: io.env, allowPrivate: loaded.redisFromDefault }).catch(async (e: unknown) => {
-    await executor?.close();
-    throw e;
-  });
+  const redis = await connectRedis({ url: loaded.redisUrl, redis: loaded.config.redis, env: io.env, allowPrivate: loaded.redisFromDefault });
   const prefix = io.env.TRIAGE_PREFIX || 'triage';
   const queue = new RunQueue({ redis, prefix, retention: loaded.config.retention });
   let worker: TriageWorker | undefined;
   try {
     if (!values['no-worker']) {
-      worker = await startWorker({ redis, prefix, config: loaded, library, env: io.env, concurrency, executor, onError: (e) => io.err(`triage: worker: ${e.message}`) });
+      worker = await startWorker({ redis, prefix, config: loaded, library, env: io.env, concurrency, onError: (e) => io.err(`triage: worker: ${e.message}`) });
     }
     // Redis can go away between the check and the submit: a submit that cannot get through is exit 3, not a hang.
     const submitted = await within(queue.submit(plan, { requestedBy: `cli:${userInfo().username}`, params, host, approved, approvals: 'given' }), 5000, null);
@@ -113,7 +103,6 @@ export async function runCommand(args: string[], io: CliIO): Promise<number> {
     }
   } finally {
     await worker?.close(5000);
-    await executor?.close();
     await queue.close();
     await redis.stop();
   }

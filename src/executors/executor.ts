@@ -76,13 +76,6 @@ export interface Executor {
    * results already delivered stay valid and the rest never come.
    */
   execBatch?(host: HostSpec, commands: BatchCommand[], opts: { signal?: AbortSignal; onResult: (index: number, r: ExecResult) => void }): Promise<void>;
-  /**
-   * Optional: starts connecting to `host` now (connection and one shell
-   * session), so a step asked for moments later finds it ready. Never
-   * throws; a connection that fails here fails the next command on the host
-   * with the same error instead of being tried twice.
-   */
-  prewarm?(host: HostSpec): void;
   /** Closes every pooled connection. */
   close(): Promise<void>;
 }

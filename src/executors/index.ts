@@ -19,9 +19,6 @@ export class RoutingExecutor implements Executor {
     if (ex.execBatch) return ex.execBatch(host, commands, opts);
     for (let i = 0; i < commands.length; i++) opts.onResult(i, await ex.exec(host, commands[i]!.command, { ...commands[i]!.opts, signal: opts.signal }));
   }
-  prewarm(host: HostSpec): void {
-    (host.address === 'local' ? this.local : this.ssh).prewarm?.(host);
-  }
   async close(): Promise<void> {
     await Promise.all([this.ssh.close(), this.local.close()]);
   }

@@ -59,14 +59,8 @@ interface Conn {
   onClose?: () => void;
 }
 
-/** How long a failed prewarm answers for its host: the command that follows it, not a later run. */
-const PREWARM_FAILURE_MS = 30_000;
-
 export class SshExecutor implements Executor {
   private readonly conns = new Map<string, Conn>();
-  /** Connections that failed while prewarming, by key: the next command gets the error instead of a second try. */
-  private readonly prewarmFailed = new Map<string, { err: unknown; at: number }>();
-  private closing = false;
   private readonly maxSessions: number;
   private readonly keepaliveMs: number;
 
@@ -99,24 +93,9 @@ export class SshExecutor implements Executor {
     }
   }
 
-  prewarm(host: HostSpec): void {
-    const k = this.key(host);
-    const existing = this.conns.get(k);
-    if (existing && !existing.closed) return;
-    const conn = this.connection(host);
-    conn.ready
-      // One session opened and handed back to the pool: the login shell and driver start now too.
-      .then(() => conn.pool.use(async () => {}))
-      .catch((err: unknown) => {
-        if (!this.closing) this.prewarmFailed.set(k, { err, at: Date.now() });
-      });
-  }
-
   async close(): Promise<void> {
-    this.closing = true;
     for (const c of this.conns.values()) this.drop(c);
     this.conns.clear();
-    this.prewarmFailed.clear();
   }
 
   /** A pooled connection is only reused for the same address, user, credentials and trust settings. */
@@ -133,11 +112,6 @@ export class SshExecutor implements Executor {
     const k = this.key(host);
     const existing = this.conns.get(k);
     if (existing && !existing.closed) return existing;
-    const failed = this.prewarmFailed.get(k);
-    if (failed) {
-      this.prewarmFailed.delete(k);
-      if (Date.now() - failed.at < PREWARM_FAILURE_MS) return this.failedConn(failed.err);
-    }
     const client = new Client();
     const conn: Conn = {
       client,
@@ -169,14 +143,6 @@ export class SshExecutor implements Executor {
       forget();
     });
     this.conns.set(k, conn);
-    return conn;
-  }
-
-  /** A connection that already failed (while prewarming): its commands reject with that error. */
-  private failedConn(err: unknown): Conn {
-    const ready = Promise.reject(err);
-    ready.catch(() => {});
-    const conn: Conn = { client: new Client(), closed: true, closedByUs: false, ready, pool: new SessionPool(() => ready as Promise<never>, 1) };
     return conn;
   }
 

@@ -5,7 +5,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TriageError } from '../../src/errors.ts';
@@ -191,48 +190,6 @@ describe('host keys are verified, never trusted silently', () => {
     expect(err.code).toBe('SSH_HOSTKEY');
   });
 });
-
-describe('connecting ahead of the first step (prewarm)', () => {
-  it('the first command finds the connection and a shell already open', async () => {
-    const warm = new SshExecutor();
-    const sessionsBefore = Number((await ssh.exec(spec(), `ps -eo args | grep -c '^[s]shd: ${fleet.hosts[0]!.user}' || true`)).stdout.trim());
-    warm.prewarm(spec());
-    await waitUntilTrue(async () => Number((await ssh.exec(spec(), `ps -eo args | grep -c '^[s]shd: ${fleet.hosts[0]!.user}' || true`)).stdout.trim()) > sessionsBefore);
-    expect((await warm.exec(spec(), 'echo warm')).stdout).toBe('warm\n');
-    await warm.close();
-  });
-
-  it('a host that fails while prewarming fails its first command with that error, without a second try', async () => {
-    let accepts = 0;
-    const server = createServer((sock) => {
-      accepts++;
-      sock.destroy();
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as AddressInfo).port;
-    const warm = new SshExecutor();
-    const host = { ...spec(), name: 'flaky', address: '127.0.0.1', port };
-    warm.prewarm(host);
-    await waitUntilTrue(async () => accepts === 1);
-    await new Promise((r) => setTimeout(r, 100)); // the prewarm has failed by now
-    const err = await warm.exec(host, 'true').catch((e) => e);
-    expect(err.code).toBe('SSH_CONNECT');
-    expect(accepts).toBe(1);
-    // A later command tries again.
-    await warm.exec(host, 'true').catch(() => {});
-    expect(accepts).toBe(2);
-    await warm.close();
-    server.close();
-  });
-});
-
-async function waitUntilTrue(f: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await f())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('unreachable hosts', () => {
   it('fails fast with SSH_CONNECT when nothing listens', async () => {
