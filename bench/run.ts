@@ -632,7 +632,8 @@ try {
       for (let i = 0; i < runsOf(5); i++) {
         const r = await runRunbook({ runId: newRunId(), runbook: p.runbook, target: p.target, hosts: p.hosts, params: p.params, executor: inner });
         times.push(r.durationMs);
-        status = r.status;
+        // With its cause: on a loaded bench machine `health` may rightly say cpu-saturated.
+        status = r.cause ? `${r.status}: ${r.cause}` : r.status;
       }
       row(`  ${n} host${n > 1 ? 's' : ''}: ${fmtStats(stats(times))} (${status})`);
     } finally {
