@@ -2,7 +2,8 @@
  * Keeps one run's card up to date: reads the run's events, posts the card,
  * edits it as steps, states and approvals come in (edits go through the
  * outbox, so a burst becomes one edit), posts each host's details in the
- * card's thread when the host is done, and makes the final edit. Once the
+ * card's thread when the host is done — hosts that passed every step
+ * together, as one list once the run is final — and makes the final edit. Once the
  * final card is out, later events change nothing (the one exception: a
  * "could not deliver some updates" note when the final edit itself failed).
  *
@@ -17,7 +18,7 @@ import type { RunQueue } from '../queue/producer.ts';
 import type { StepResult } from '../runbooks/result.ts';
 import type { MessageRef } from './adapter.ts';
 import type { Outbox } from './outbox.ts';
-import { renderHostDetails, renderRunCard, type RunCardView } from './run-card.ts';
+import { isQuietHost, renderHostDetails, renderQuietHosts, renderRunCard, type RunCardView } from './run-card.ts';
 
 /** Options for {@link LiveCard.start}. */
 export interface LiveCardOptions {
@@ -63,6 +64,8 @@ export class LiveCard {
   private view?: RunCardView;
   private lastEventId = '0';
   private readonly posted = new Set<string>();
+  /** Finished hosts that passed every step: posted together once the run is final. */
+  private readonly quiet: { host: string; steps: StepResult[] }[] = [];
   private readonly abort = new AbortController();
   private finalQueued = false;
   private lastSent = '';
@@ -248,17 +251,27 @@ export class LiveCard {
     if (!this.ref) return;
     const v = this.view!;
     const thread = this.ref.thread ?? this.ref.id;
+    const onGiveUp = () => this.deliveryTrouble();
+    const maxTextLength = this.o.outbox.transport.maxTextLength;
+    const details = (h: { host: string; steps: StepResult[] }) => {
+      const { message, file } = renderHostDetails(h.host, h.steps, { maxTextLength, runId: this.runId });
+      void this.o.outbox.post(this.o.room, message, { thread, onGiveUp });
+      if (file) void this.o.outbox.upload(this.o.room, file, { thread, onGiveUp });
+    };
     for (const h of v.hosts) {
       if (this.posted.has(h.host)) continue;
       if (!v.final && !this.hostDone(h.steps)) continue;
       this.posted.add(h.host);
       // A host that did nothing (cancelled before it started) has no details worth a message.
       if (!h.steps.some((s) => s.status !== 'skipped' || s.errorCode)) continue;
-      const { message, file } = renderHostDetails(h.host, h.steps, { maxTextLength: this.o.outbox.transport.maxTextLength, runId: this.runId });
-      const onGiveUp = () => this.deliveryTrouble();
-      void this.o.outbox.post(this.o.room, message, { thread, onGiveUp });
-      if (file) void this.o.outbox.upload(this.o.room, file, { thread, onGiveUp });
+      // Hosts that passed everything wait for the end and share a list; the others are posted as they finish.
+      if (isQuietHost(h.steps)) this.quiet.push({ host: h.host, steps: h.steps });
+      else details(h);
     }
+    if (!v.final || !this.quiet.length) return;
+    const quiet = this.quiet.splice(0);
+    if (quiet.length === 1) details(quiet[0]!);
+    else for (const message of renderQuietHosts(quiet, { maxTextLength })) void this.o.outbox.post(this.o.room, message, { thread, onGiveUp });
   }
 
   private deliveryTrouble(): void {

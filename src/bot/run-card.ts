@@ -353,6 +353,39 @@ export function renderHostDetails(host: string, steps: StepResult[], o: HostDeta
   return { message: { title, lines, summary: title }, file: { filename, content: escapeText(`${content}\n`), title: `${host}: full output` } };
 }
 
+/** A host every one of whose steps passed (or was skipped): its details say nothing a list line does not. */
+export function isQuietHost(steps: StepResult[]): boolean {
+  return steps.some((s) => s.status === 'pass') && steps.every((s) => s.status === 'pass' || (s.status === 'skipped' && !s.errorCode)) && !steps.some(isHostKeyStep);
+}
+
+/**
+ * Hosts that passed every step, as few thread messages as fit: one line per
+ * host (`web3 — 6 passed · 0.4s`) under one title, instead of a message per
+ * host (100 healthy hosts were 100 thread posts at one per second).
+ */
+export function renderQuietHosts(hosts: { host: string; steps: StepResult[] }[], o: RenderOptions = {}): ChatMessage[] {
+  const max = o.maxTextLength ?? DEFAULT_MAX;
+  const title = `✓ ${hosts.length} hosts passed every step`;
+  const out: ChatMessage[] = [];
+  let lines: string[] = [];
+  let size = measure(title);
+  for (const h of hosts) {
+    const passed = h.steps.filter((s) => s.status === 'pass').length;
+    const skipped = h.steps.length - passed;
+    const total = h.steps.reduce((n, s) => n + s.durationMs, 0);
+    const line = clipLine(redact(`${h.host} — ${passed} passed${skipped ? `, ${skipped} skipped` : ''} · ${seconds(total)}`), 300);
+    if (lines.length && size + measure(line) > max - MARGIN) {
+      out.push({ title, lines, summary: title });
+      lines = [];
+      size = measure(title);
+    }
+    lines.push(line);
+    size += measure(line);
+  }
+  if (lines.length) out.push({ title, lines, summary: title });
+  return out;
+}
+
 function stepLine(s: StepResult): string {
   const bits = [`${STEP_MARKS[s.status]} ${s.title}`];
   if (s.status === 'skipped') bits.push(`skipped${s.reason ? `: ${clean(s.reason)}` : ''}`);

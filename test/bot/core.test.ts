@@ -35,6 +35,17 @@ steps:
     title: disk answers
     run: sleep 0.3; echo fine
 `,
+  'fleet.yaml': `
+name: fleet
+description: passes on every host but l2
+steps:
+  - id: one
+    title: first check
+    run: echo fine
+  - id: two
+    title: not l2
+    run: test \${{ host.name }} != l2
+`,
   'slow.yaml': `
 name: slow
 description: takes half a minute
@@ -85,9 +96,10 @@ afterAll(async () => {
 
 function config(over: Record<string, unknown> = {}) {
   return {
-    hosts: { local: { address: 'local' } },
+    hosts: { local: { address: 'local' }, l2: { address: 'local' }, l3: { address: 'local' }, l4: { address: 'local' } },
     targets: {
       app: { hosts: ['local'], workdir: dir },
+      four: { hosts: ['local', 'l2', 'l3', 'l4'] },
       shop: { hosts: ['local'], port },
     },
     chat: { telegram: { token: 'env:TELEGRAM_BOT_TOKEN', allowedChats: [-100] } },
@@ -137,6 +149,20 @@ describe('/diagnose', () => {
     expect(thread).toContain('✗ marker file says ok');
     expect(thread).toContain('✓ disk answers');
     expect(chat.log.tooLong).toEqual([]);
+  });
+
+  it('hosts that passed every step share one list in the thread; a failing host gets its own details', async () => {
+    const chat = await startChat();
+    await chat.send('/diagnose fleet four', { as: RESPONDER, room: ROOM });
+    await chat.waitForFinalCard();
+    const root = chat.cardMessage()!.ref.id;
+    const thread = chat.log.messages.filter((m) => m.ref.thread === root).map((m) => m.versions.at(-1)!);
+    const titles = thread.map((m) => m.title ?? '');
+    // l2's details, then one list for the three others (not a message per healthy host).
+    expect(titles.filter((t) => !t.startsWith('🚨'))).toEqual(['l2 — 1 passed, 1 failed', '✓ 3 hosts passed every step']);
+    const list = thread.find((m) => m.title === '✓ 3 hosts passed every step')!;
+    expect(list.lines.map((l) => l.split(' · ')[0])).toEqual(['local — 2 passed', 'l3 — 2 passed', 'l4 — 2 passed']);
+    expect(chat.thread()).toContain('✗ not l2');
   });
 
   it('says healthy when the checks pass', async () => {
@@ -270,7 +296,7 @@ describe('bad input gets one short line saying what was expected, and nothing is
     ['no words', '/diagnose', 'missing <runbook> and <target>. usage: /diagnose <runbook> <target> [host] — e.g. /diagnose 502 shop'],
     ['no target', '/diagnose 502', 'missing <target>. usage: /diagnose <runbook> <target> [host]'],
     ['an unknown runbook', '/diagnose nosuch x', /^✗ no runbook "nosuch" — known runbooks: .*check/],
-    ['an unknown target', '/diagnose 502 nosuch', /^✗ unknown target "nosuch".* — known targets: app, shop/],
+    ['an unknown target', '/diagnose 502 nosuch', /^✗ unknown target "nosuch".* — known targets: app, four, shop/],
     ['shell in a word', "/diagnose 502 'x;rm -rf /'", `"'x;rm" is not a valid target (letters, digits, . _ -). usage: /diagnose`],
     ['10 KB of text', `/diagnose 502 ${'A'.repeat(10_240)}`, /^too long \(10254 characters; at most 512\)\. usage: \/diagnose/],
     ['unicode', '/diagnose 502 шоп', '"шоп" is not a valid target'],
