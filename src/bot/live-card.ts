@@ -70,6 +70,7 @@ export class LiveCard {
   private finalQueued = false;
   private lastSent = '';
   private graceTimer?: NodeJS.Timeout;
+  private updateTimer?: NodeJS.Immediate;
 
   private constructor(private readonly o: LiveCardOptions) {
     this.runId = o.runId;
@@ -89,6 +90,7 @@ export class LiveCard {
   /** Stops following; the card keeps whatever it last showed. */
   stop(): void {
     clearTimeout(this.graceTimer);
+    if (this.updateTimer) clearImmediate(this.updateTimer);
     this.abort.abort();
   }
 
@@ -153,8 +155,13 @@ export class LiveCard {
         for await (const e of queue.follow(this.runId, { afterId: this.lastEventId, signal: this.abort.signal })) {
           failures = 0;
           this.apply(e, false);
-          this.update();
-          if (this.view!.final) break;
+          if (this.view!.final) {
+            this.update();
+            break;
+          }
+          // Events read together (a batch of finished steps) make one card render, not one each:
+          // rendering a 100-host card per event cost ~0.5 s of CPU at the end of a 100-host run.
+          this.updateSoon();
         }
         if (!this.abort.signal.aborted && !this.view!.final) await this.pause();
       } catch (e) {
@@ -232,8 +239,21 @@ export class LiveCard {
     return total !== undefined && steps.length >= total;
   }
 
+  /** {@link update} once the events already read are applied (after pending microtasks). */
+  private updateSoon(): void {
+    if (this.updateTimer) return;
+    this.updateTimer = setImmediate(() => {
+      this.updateTimer = undefined;
+      this.update();
+    });
+  }
+
   /** Edits the card to the current view and posts details of hosts that just finished. */
   private update(): void {
+    if (this.updateTimer) {
+      clearImmediate(this.updateTimer);
+      this.updateTimer = undefined;
+    }
     if (!this.ref || this.finalQueued) return;
     if (this.view!.final) this.finalQueued = true;
     const msg = this.render();
