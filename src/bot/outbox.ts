@@ -347,7 +347,7 @@ export class Outbox {
     const keep = op.rank > 0 && this.burst > 1 ? 1 : 0;
     let wait = 0;
     if (interval > 0) {
-      const tokens = Math.min(this.burst, room.tokens + (now - room.refilledAt) / interval);
+      const tokens = this.tokensAt(room, now);
       const need = 1 + keep;
       if (tokens < need) wait = Math.ceil((need - tokens) * interval);
     }
@@ -360,11 +360,15 @@ export class Outbox {
     return wait;
   }
 
+  /** Tokens in the room's bucket at `now` (refilled one per `minIntervalMs`, at most `burst`). */
+  private tokensAt(room: Room, now: number): number {
+    return Math.min(this.burst, room.tokens + (now - room.refilledAt) / this.pacing.minIntervalMs);
+  }
+
   /** Takes a token for an attempt starting now. */
   private spend(room: Room): void {
     const now = Date.now();
-    const interval = this.pacing.minIntervalMs;
-    room.tokens = interval > 0 ? Math.min(this.burst, room.tokens + (now - room.refilledAt) / interval) - 1 : this.burst;
+    room.tokens = this.pacing.minIntervalMs > 0 ? this.tokensAt(room, now) - 1 : this.burst;
     room.refilledAt = now;
     room.starts.push(now);
     if (room.starts.length > 100) room.starts.splice(0, room.starts.length - 100);

@@ -98,7 +98,7 @@ if command -v timeout >/dev/null 2>&1; then TO='timeout -s KILL'; else TO=; fi
 if command -v setsid >/dev/null 2>&1; then TS=setsid; else TS=; fi
 if [ -n "$TO" ] && timeout 5 sh -c 'read -r _p _c _s _pp _g _r </proc/$$/stat && [ "$_g" = "$_pp" ]' 2>/dev/null; then TS=; fi
 t_run() {
-  T_ID=$1 T_SECS=$3 T_CMD=$4
+  T_ID=$1 T_SECS=$2 T_CMD=$3
   case $T_ID in "$T_SKIP".*) printf '\n%s skip %s\n' "$T_MK" "$T_ID"; return ;; esac
   (
     _p=; read -r _p _r </proc/self/stat 2>/dev/null
@@ -135,7 +135,7 @@ t_guard() {
         case $_p in ''|*[!0-9]*) ;; *) kill -KILL -"$_p" 2>/dev/null || kill -KILL "$_p" 2>/dev/null ;; esac ;;
       's '*) _p=\${_l#s }
         case $_p in ''|*[!0-9]*) ;; *) kill -USR1 "$_p" 2>/dev/null ;; esac ;;
-      't_big '*) set -- $_l; printf 't_run %s %s %s ' "$2" "$3" "$4" && head -c "$5" || break ;;
+      't_big '*) set -- $_l; printf 't_run %s %s ' "$2" "$3" && head -c "$4" || break ;;
       *) printf '%s\n' "$_l" || break ;;
     esac
   done
@@ -458,14 +458,13 @@ export class ShellSession {
           onResult(i, emptyResult({ aborted: true }));
           continue;
         }
-        const cap = pending.cap;
         const killed = timedOut || aborted || pending.runaway === true || (r.exitCode === 137 && Date.now() - started >= timeoutMs);
         onResult(i, {
           exitCode: killed ? null : r.exitCode,
           stdout: r.out.kept.toString('utf8'),
           stderr: r.err.kept.toString('utf8'),
           truncated: r.out.rest > 0 || r.err.rest > 0,
-          outputBytes: streamBytes(r.out, cap) + streamBytes(r.err, cap),
+          outputBytes: r.out.kept.length + r.out.rest + r.err.kept.length + r.err.rest,
           timedOut: killed && !aborted && !pending.runaway,
           aborted,
           durationMs: Date.now() - started,
@@ -481,8 +480,8 @@ export class ShellSession {
   private line(p: Pending, item: BatchItem): string {
     const hostSeconds = Math.max(1, Math.ceil((item.opts?.timeoutMs ?? DEFAULT_TIMEOUT_MS) / 1000)) + HOST_GRACE_S;
     const word = shellWord(item.command);
-    if (this.exactHead && word.length > INLINE_MAX) return `t_big ${p.id} ${p.cap} ${hostSeconds} ${Buffer.byteLength(word) + 1}\n${word}\n`;
-    return `t_run ${p.id} ${p.cap} ${hostSeconds} ${word}\n`;
+    if (this.exactHead && word.length > INLINE_MAX) return `t_big ${p.id} ${hostSeconds} ${Buffer.byteLength(word) + 1}\n${word}\n`;
+    return `t_run ${p.id} ${hostSeconds} ${word}\n`;
   }
 
   private send(text: string): void {
@@ -540,10 +539,6 @@ function shellWord(command: string): string {
     .join('"$NL"');
 }
 
-/** Bytes the command wrote to one stream: all of them when it fit, else the cap plus what was counted after it. */
-function streamBytes(s: Stream, cap: number): number {
-  return s.rest > 0 ? cap + s.rest : s.kept.length;
-}
 
 function toInt(s: string | undefined): number | undefined {
   if (s === undefined || !/^\d+$/.test(s)) return undefined;
