@@ -105,26 +105,36 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   return c ? ` — did you mean '${c}'?` : '';
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: walking zod's internal definitions
+const def = (s: z.core.$ZodType): any => s._zod.def;
+
+/**
+ * `s` and the schemas it wraps (optional, default, prefault, nullable,
+ * readonly, a pipe's input), outermost first; the last one is the schema
+ * that says what the value is. Shared with the config reference (docs).
+ */
+export function zodWrappers(s: z.core.$ZodType): z.core.$ZodType[] {
+  const d = def(s);
+  switch (d.type) {
+    case 'optional':
+    case 'default':
+    case 'prefault':
+    case 'nullable':
+    case 'readonly':
+      return [s, ...zodWrappers(d.innerType)];
+    case 'pipe':
+      return [s, ...zodWrappers(d.in)];
+    default:
+      return [s];
+  }
+}
+
 /** The keys an object schema accepts at `path` inside `schema`, for "did you mean". */
 function keysAt(schema: z.core.$ZodType, path: readonly Seg[]): string[] {
-  // biome-ignore lint/suspicious/noExplicitAny: walking zod's internal definitions
-  const def = (s: z.core.$ZodType): any => s._zod.def;
   const unwrap = (s: z.core.$ZodType): z.core.$ZodType[] => {
-    const d = def(s);
-    switch (d.type) {
-      case 'optional':
-      case 'default':
-      case 'prefault':
-      case 'nullable':
-      case 'readonly':
-        return unwrap(d.innerType);
-      case 'pipe':
-        return unwrap(d.in);
-      case 'union':
-        return d.options.flatMap(unwrap);
-      default:
-        return [s];
-    }
+    const inner = zodWrappers(s).pop()!;
+    const d = def(inner);
+    return d.type === 'union' ? d.options.flatMap(unwrap) : [inner];
   };
   let current = unwrap(schema);
   for (const seg of path) {

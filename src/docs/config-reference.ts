@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml, stringify } from 'yaml';
 import { z } from 'zod';
 import { ConfigSchema } from '../config.ts';
+import { zodWrappers } from '../schema-errors.ts';
 
 /** One row of the reference table. */
 export interface ConfigKey {
@@ -69,39 +70,22 @@ type ZodNode = z.core.$ZodType;
 // biome-ignore lint/suspicious/noExplicitAny: walking zod's internal definitions
 const defOf = (s: ZodNode): any => s._zod.def;
 
-/** `s` and the schemas it wraps (optional, default, pipe input, ...), outermost first. */
-function wrappers(s: ZodNode): ZodNode[] {
-  const d = defOf(s);
-  switch (d.type) {
-    case 'optional':
-    case 'default':
-    case 'prefault':
-    case 'nullable':
-    case 'readonly':
-      return [s, ...wrappers(d.innerType)];
-    case 'pipe':
-      return [s, ...wrappers(d.in)];
-    default:
-      return [s];
-  }
-}
-
 /** The meta (`.describe()`, `.meta()`) given anywhere on the key at `path`, outer wrappers winning. */
 function zodMetaAt(root: ZodNode, path: string): Record<string, unknown> {
   const segs = path.replace(/\[\]/g, '.[]').split('.');
   let current: ZodNode[] = [root];
   for (const seg of segs) {
     current = current.flatMap((s) => {
-      const base = wrappers(s).pop()!;
+      const base = zodWrappers(s).pop()!;
       const d = defOf(base);
       if (seg === '<name>') return d.type === 'record' ? [d.valueType] : [];
       if (seg === '[]') return d.type === 'array' ? [d.element] : [];
-      if (d.type === 'union') return d.options.flatMap((o: ZodNode) => { const od = defOf(wrappers(o).pop()!); return od.type === 'object' && od.shape[seg] ? [od.shape[seg]] : []; });
+      if (d.type === 'union') return d.options.flatMap((o: ZodNode) => { const od = defOf(zodWrappers(o).pop()!); return od.type === 'object' && od.shape[seg] ? [od.shape[seg]] : []; });
       return d.type === 'object' && d.shape[seg] ? [d.shape[seg]] : [];
     });
   }
   const meta: Record<string, unknown> = {};
-  for (const s of current.flatMap(wrappers).reverse()) {
+  for (const s of current.flatMap(zodWrappers).reverse()) {
     const d = defOf(s);
     if (d.type === 'default' && meta.default === undefined) meta.default = typeof d.defaultValue === 'function' ? d.defaultValue() : d.defaultValue;
     Object.assign(meta, z.globalRegistry.get(s as z.ZodType) ?? {});
