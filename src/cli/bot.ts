@@ -12,18 +12,17 @@
  * others.
  */
 import { type RunningBot, type StartBotOptions, startBot } from '../bot/bot.ts';
-import { loadConfig } from '../config.ts';
 import { TriageError } from '../errors.ts';
 import { within } from '../queue/redis-watch.ts';
-import { connectRedis, keyPrefix, safeUrl } from '../queue/redis.ts';
+import { keyPrefix, safeUrl } from '../queue/redis.ts';
 import { type ScheduleWorker, startScheduleWorker, syncSchedules } from '../queue/schedules.ts';
 import { startWorker, type TriageWorker, type WorkerOptions } from '../queue/worker.ts';
-import { LiveConfig, liveView } from '../ops/reload.ts';
+import { type LiveConfig, liveView } from '../ops/reload.ts';
 import { opsSettings, startOps } from '../ops/runtime.ts';
 import { redact } from '../redact.ts';
-import { RunbookLibrary } from '../runbooks/loader.ts';
-import { type CliIO, parse, runbookDirs } from './io.ts';
+import { type CliIO, parse } from './io.ts';
 import { usageOf } from './help.ts';
+import { startLive } from './live-start.ts';
 
 const USAGE = usageOf('bot');
 
@@ -122,15 +121,7 @@ export async function botCommand(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parse(args, 'bot');
   if (positionals.length) throw new TriageError('USAGE', `unexpected "${positionals[0]}"`, { fix: USAGE });
   const settings = opsSettings(values, io.env);
-  // Read the same way at start and at every reload (SIGHUP, `triage reload`; see src/ops/reload.ts).
-  const read = async () => ({
-    loaded: await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env, requireFile: true }),
-    library: RunbookLibrary.load({ dirs: runbookDirs(values.runbooks as string[] | undefined, io.env) }),
-  });
-  const { loaded, library } = await read();
-  const redis = await connectRedis({ url: loaded.redisUrl, redis: loaded.config.redis, env: io.env });
-  const prefix = io.env.TRIAGE_PREFIX || 'triage';
-  const live = new LiveConfig({ loaded, library }, read);
+  const { redis, prefix, live } = await startLive(values, io);
   const ops = await startOps({ role: 'bot', settings, io, redis, prefix, live }).catch(async (e) => {
     await redis.stop();
     throw e;

@@ -7,15 +7,13 @@
  * (or `triage reload`) reloads config and runbooks; logs, `/metrics` and
  * `/readyz` come from the ops layer (src/ops/runtime.ts).
  */
-import { loadConfig } from '../config.ts';
 import { TriageError } from '../errors.ts';
-import { connectRedis, safeUrl } from '../queue/redis.ts';
+import { safeUrl } from '../queue/redis.ts';
 import { startWorker } from '../queue/worker.ts';
-import { LiveConfig } from '../ops/reload.ts';
 import { opsSettings, startOps, zonesOf } from '../ops/runtime.ts';
-import { RunbookLibrary } from '../runbooks/loader.ts';
-import { type CliIO, parse, runbookDirs } from './io.ts';
+import { type CliIO, parse } from './io.ts';
 import { usageOf } from './help.ts';
+import { startLive } from './live-start.ts';
 
 const USAGE = usageOf('worker');
 
@@ -33,15 +31,7 @@ export async function workerCommand(args: string[], io: CliIO): Promise<number> 
 
   const settings = opsSettings(values, io.env);
 
-  // Read the same way at start and at every reload.
-  const read = async () => ({
-    loaded: await loadConfig({ file: values.config as string | undefined, cwd: io.cwd, env: io.env, requireFile: true }),
-    library: RunbookLibrary.load({ dirs: runbookDirs(values.runbooks as string[] | undefined, io.env) }),
-  });
-  const { loaded, library } = await read();
-  const redis = await connectRedis({ url: loaded.redisUrl, redis: loaded.config.redis, env: io.env });
-  const prefix = io.env.TRIAGE_PREFIX || 'triage';
-  const live = new LiveConfig({ loaded, library }, read);
+  const { loaded, library, redis, prefix, live } = await startLive(values, io);
   const ops = await startOps({ role: 'worker', settings, io, redis, prefix, live, zones: () => (zones.length ? zones : zonesOf(live)) }).catch(async (e) => {
     await redis.stop();
     throw e;
