@@ -289,7 +289,9 @@ export class LiveCard {
       else details(h);
     }
     if (!v.final || !this.quiet.length) return;
-    const quiet = this.quiet.splice(0);
+    // In the target's host order, whatever order they finished in.
+    const order = new Map(v.hosts.map((h, i) => [h.host, i]));
+    const quiet = this.quiet.splice(0).sort((a, b) => order.get(a.host)! - order.get(b.host)!);
     if (quiet.length === 1) details(quiet[0]!);
     else for (const message of renderQuietHosts(quiet, { maxTextLength })) void this.o.outbox.post(this.o.room, message, { thread, onGiveUp });
   }
